@@ -1,0 +1,213 @@
+"""The use cases that the HTTP routes and the CLI call: setup, predict, webhook, versions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from labelloop import __version__
+from labelloop.backend.events import START_TRAINING, is_skipped, parse_event
+from labelloop.backend.model_cache import ModelCache
+from labelloop.errors import InvalidField, InvalidLabelConfig, LabelloopError, ModelError
+from labelloop.sdk.label_config import LabelConfig, parse_label_config
+from labelloop.sdk.model import LabelStudioModel
+from labelloop.sdk.script import find_model_script, load_model_class
+from labelloop.settings import Settings
+from labelloop.store.bundle import Stores, open_stores
+from labelloop.store.jobs import check_job_id
+from labelloop.store.project_ids import project_key
+from labelloop.store.projects import ProjectInfo
+from labelloop.training.local_queue import LocalQueue
+
+log = logging.getLogger("labelloop.backend")
+
+
+class Backend:
+    """One backend: a model class, its stores and its training queue."""
+
+    def __init__(self, settings: Settings, stores: Stores, model_class: type[LabelStudioModel],
+                 queue: LocalQueue) -> None:
+        self.settings = settings
+        self.stores = stores
+        self.model_class = model_class
+        self.queue = queue
+        self.models: ModelCache[LabelStudioModel] = ModelCache(settings.model_cache_size)
+        self._configs: ModelCache[LabelConfig] = ModelCache(32)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Backend:
+        """Load the model class (import errors surface here, at start-up) and the stores."""
+        model_class = load_model_class(find_model_script(settings.backend_dir))
+        stores = open_stores(settings)
+        return cls(settings, stores, model_class, LocalQueue(settings, stores.jobs))
+
+    # -- versions ---------------------------------------------------------------------
+    def model_version(self, project: str) -> str:
+        """The string Label Studio stores with predictions; the same in /setup and /predict."""
+        version = self.stores.versions.current_version(project)
+        return f"{self.model_class.__name__}-{version or 'untrained'}"
+
+    def versions(self, project: object | None = None) -> dict[str, Any]:
+        projects = ([project_key(project)] if project is not None
+                    else self.stores.versions.projects())
+        names: list[str] = []
+        details: dict[str, Any] = {}
+        for p in projects:
+            infos = self.stores.versions.history(p)
+            details[p] = [{"version": i.version, "status": i.status, "current": i.current,
+                           "model_version": f"{self.model_class.__name__}-{i.version}"}
+                          for i in infos]
+            names += [f"{self.model_class.__name__}-{i.version}" for i in reversed(infos)
+                      if i.status == "ok"]
+        return {"versions": names, "projects": details}
+
+    def rollback(self, project: object, version: str) -> dict[str, Any]:
+        key = project_key(project)
+        self.stores.versions.set_current(key, version)
+        return {"project": key, "model_version": self.model_version(key)}
+
+    # -- endpoints --------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return {"status": "UP", "model_class": self.model_class.__name__,
+                "mode": self.stores.mode, "version": __version__}
+
+    def setup(self, project: object, schema: str, hostname: str | None = None,
+              access_token: str | None = None,
+              extra_params: dict[str, Any] | None = None) -> dict[str, Any]:
+        key = project_key(project)
+        self._config(schema, "schema")
+        self.stores.registry.save(key, ProjectInfo(schema, hostname, access_token, extra_params))
+        return {"model_version": self.model_version(key)}
+
+    def predict(self, project: object, tasks: Sequence[dict[str, Any]],
+                label_config: str | None = None,
+                context: dict[str, Any] | None = None) -> dict[str, Any]:
+        key = project_key(project)
+        info = self.stores.registry.get(key)
+        xml = label_config or (info.label_config if info else None)
+        if not xml:
+            raise InvalidField("label_config", "is required (the project has not been set up)")
+        config = self._config(xml, "label_config")
+        _check_task_data(config, tasks)
+        version = self.stores.versions.current_version(key)
+        model = self._model(key, version, config, info)
+        model_version = f"{self.model_class.__name__}-{version or 'untrained'}"
+        if not tasks:
+            return {"results": [], "model_version": model_version}
+        results = self._call_predict(model, list(tasks), context)
+        return {"results": _stamp(results, model_version), "model_version": model_version}
+
+    def webhook(self, payload: object) -> dict[str, Any]:
+        event = parse_event(payload)
+        if event.label_config and self.stores.registry.get(event.project) is None:
+            # Webhooks carry the label config: enough to train before any /setup.
+            self._config(event.label_config, "project.label_config")
+            self.stores.registry.save(event.project, ProjectInfo(event.label_config))
+        for ann, task in event.upserts:
+            if is_skipped(ann):
+                self.stores.training_set.delete(event.project, [str(ann["id"])])
+            else:
+                self.stores.training_set.upsert(event.project, ann, task)
+        if event.deletions:
+            self.stores.training_set.delete(event.project, event.deletions)
+        if event.action == START_TRAINING:
+            job = self.queue.schedule(event.project, "label_studio")
+        elif event.changes_training_set and self.settings.train_on_annotation:
+            job = self.queue.schedule(event.project, "webhooks")
+        else:
+            return {"status": "ok", "action": event.action, "training": False}
+        return {"status": "ok", "action": event.action, "training": True, "job": job.job_id}
+
+    def train_legacy(self, project: object, annotations: list[dict[str, Any]],
+                     label_config: str | None) -> dict[str, Any]:
+        """The old ``POST /train``: a full export of annotated tasks."""
+        key = project_key(project)
+        if label_config:
+            self._config(label_config, "label_config")
+            old = self.stores.registry.get(key)
+            self.stores.registry.save(key, ProjectInfo(
+                label_config, *(old.hostname, old.access_token, old.extra_params) if old
+                else (None, None, None)))
+        self.stores.training_set.replace(key, annotations)
+        job = self.queue.schedule(key, "webhooks")
+        return {"status": "ok", "job": job.job_id}
+
+    def job_status(self, job_id: object) -> dict[str, Any]:
+        return self.stores.jobs.get(check_job_id(job_id)).to_dict()
+
+    def is_training(self, project: object) -> dict[str, Any]:
+        key = project_key(project)
+        latest = self.stores.jobs.latest(key)
+        pending = self.queue.pending(key)
+        running = self.queue.is_running(key)
+        return {"is_training": running or pending is not None, "running": running,
+                "queued": pending.to_dict() if pending else None,
+                "latest": latest.to_dict() if latest else None}
+
+    # -- helpers ----------------------------------------------------------------------
+    def _config(self, xml: str, field: str) -> LabelConfig:
+        if not isinstance(xml, str):
+            raise InvalidLabelConfig("must be a string", field)
+        try:
+            return self._configs.get_or_build(xml, lambda: parse_label_config(xml))
+        except InvalidLabelConfig as exc:
+            raise InvalidLabelConfig(exc.message.split(": ", 1)[-1], field) from exc
+
+    def _model(self, project: str, version: str | None, config: LabelConfig,
+               info: ProjectInfo | None) -> LabelStudioModel:
+        def build() -> LabelStudioModel:
+            train_output = (self.stores.versions.get(project, version).train_output
+                            if version else None)
+            log.info("loading %s for project %s version %s", self.model_class.__name__,
+                     project, version or "untrained")
+            try:
+                return self.model_class(config, train_output=train_output,
+                                        **((info.extra_params if info else None) or {}))
+            except LabelloopError:
+                raise  # e.g. the model refuses this label config: a clear 4xx
+            except Exception as exc:
+                raise ModelError(f"{self.model_class.__name__}() failed to load: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+
+        return self.models.get_or_build((project, version, config.fingerprint), build)
+
+    def _call_predict(self, model: LabelStudioModel, tasks: list[dict[str, Any]],
+                      context: dict[str, Any] | None) -> list[Any]:
+        name = type(model).__name__
+        try:
+            results = model.predict(tasks, context=context)
+        except LabelloopError:
+            raise
+        except Exception as exc:
+            log.exception("%s.predict failed", name)
+            raise ModelError(f"{name}.predict() raised {type(exc).__name__}: {exc}") from exc
+        if not isinstance(results, list) or len(results) != len(tasks):
+            got = len(results) if isinstance(results, list) else type(results).__name__
+            raise ModelError(f"{name}.predict() must return a list with one prediction per "
+                             f"task: got {got} for {len(tasks)} tasks")
+        return results
+
+
+def _check_task_data(config: LabelConfig, tasks: Sequence[dict[str, Any]]) -> None:
+    keys = {o.data_key for c in config.controls for o in config.objects
+            if o.name in c.to_name and o.data_key}
+    for i, task in enumerate(tasks):
+        data = task.get("data")
+        if not isinstance(data, dict):
+            raise InvalidField(f"tasks[{i}].data", "must be an object")
+        for key in keys:
+            if key not in data and "$undefined$" not in data:
+                raise InvalidField(f"tasks[{i}].data",
+                                   f"has no key {key!r}, which the label config reads (${key})")
+
+
+def _stamp(results: list[Any], model_version: str) -> list[Any]:
+    """Put the served model_version on every prediction; check the shape as we go."""
+    for i, item in enumerate(results):
+        for pred in item if isinstance(item, list) else [item]:
+            if not isinstance(pred, dict) or not isinstance(pred.get("result"), list):
+                raise ModelError(f"prediction {i} must be a dict with a 'result' list "
+                                 f"(or a list of such dicts), got {str(pred)[:100]}")
+            pred["model_version"] = model_version
+    return results

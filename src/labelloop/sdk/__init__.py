@@ -1,0 +1,23 @@
+"""What model authors import.
+
+>>> from labelloop.sdk import LabelStudioModel, parse_label_config, choices_region, prediction
+"""
+
+from labelloop.sdk.annotations import first_choice, usable_annotations
+from labelloop.sdk.label_config import ControlTag, LabelConfig, ObjectTag, parse_label_config
+from labelloop.sdk.model import LabelStudioModel, Task, TrainOutput
+from labelloop.sdk.predictions import (
+    Prediction,
+    Region,
+    choices_region,
+    prediction,
+    rectangle_region,
+    span_region,
+    textarea_region,
+)
+
+__all__ = [
+    "ControlTag", "LabelConfig", "LabelStudioModel", "ObjectTag", "Prediction", "Region",
+    "Task", "TrainOutput", "choices_region", "first_choice", "parse_label_config",
+    "prediction", "rectangle_region", "span_region", "textarea_region", "usable_annotations",
+]  # fmt: skip

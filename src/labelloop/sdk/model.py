@@ -1,0 +1,57 @@
+"""The base class model authors subclass: hooks with sensible defaults.
+
+A model is built once per (project, version): ``__init__`` gets the label config and the
+``train_output`` that ``fit`` returned for the version it serves, then :meth:`setup` runs
+(load ``model.pkl`` there). ``predict`` must answer before any training too.
+
+>>> class Echo(LabelStudioModel):
+...     def predict(self, tasks, context=None, **kwargs):
+...         c = self.label_config.control("choices")
+...         return [prediction([choices_region(c.name, c.to_name[0], [c.labels[0]])])
+...                 for _ in tasks]
+>>> m = Echo('<View><Text name="t" value="$t"/><Choices name="c" toName="t">'
+...          '<Choice value="A"/></Choices></View>')
+>>> m.predict([{"data": {"t": "x"}}])[0]["result"][0]["value"]
+{'choices': ['A']}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from labelloop.sdk.label_config import LabelConfig, parse_label_config
+from labelloop.sdk.predictions import Prediction, choices_region, prediction  # noqa: F401
+
+Task = dict[str, Any]
+TrainOutput = dict[str, Any]
+
+
+class LabelStudioModel:
+    """Subclass this; override :meth:`predict`, and :meth:`fit` if the model learns."""
+
+    def __init__(self, label_config: LabelConfig | str, train_output: TrainOutput | None = None,
+                 **params: Any) -> None:
+        self.label_config = (label_config if isinstance(label_config, LabelConfig)
+                             else parse_label_config(label_config))
+        self.train_output: TrainOutput = dict(train_output or {})
+        # extra_params set on the ML backend in Label Studio, if any.
+        self.params: dict[str, Any] = params
+        self.setup()
+
+    @property
+    def is_trained(self) -> bool:
+        return bool(self.train_output)
+
+    def setup(self) -> None:
+        """Hook: load artifacts named in ``self.train_output``. Default: nothing."""
+
+    def predict(self, tasks: list[Task], context: dict[str, Any] | None = None,
+                **kwargs: Any) -> Sequence[Prediction | list[Prediction]]:
+        """Return one prediction (or a list of them) per task, in order."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement predict()")
+
+    def fit(self, tasks: list[Task], workdir: Path, **kwargs: Any) -> TrainOutput:
+        """Train on labelled tasks; save artifacts in ``workdir``; return a JSON-able dict."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement fit()")

@@ -1,0 +1,160 @@
+"""The HTTP app Label Studio talks to. Only this package imports the web framework.
+
+Bodies are parsed by pydantic straight from bytes (fast for 50,000-task batches) and
+answers are written with orjson; errors are JSON ``{"error", "message", "field"}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from labelloop import __version__
+from labelloop.backend.service import Backend
+from labelloop.errors import InvalidField, LabelloopError, ModelError
+from labelloop.server.middleware import AuthGuard, BodyLimit
+from labelloop.server.schemas import (
+    ErrorBody,
+    JobStatusRequest,
+    PredictRequest,
+    SetupRequest,
+    TrainRequest,
+    WebhookRequest,
+)
+from labelloop.settings import SETTINGS_ENV, Settings
+
+log = logging.getLogger("labelloop.server")
+M = TypeVar("M", bound=BaseModel)
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorBody} for s in (401, 404, 413, 422, 500, 503)}
+
+
+def json_response(content: Any, status: int = 200) -> Response:
+    try:
+        body = orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError as exc:
+        raise ModelError(f"the answer is not JSON-serialisable: {exc}") from exc
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a body we parse ourselves."""
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": model.model_json_schema(by_alias=True)}}}}
+
+
+async def parse(request: Request, model: type[M]) -> M:
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        raise InvalidField(where.lstrip(".") or "body", err["msg"]) from exc
+
+
+def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
+    """Build the app; ``backend`` defaults to :meth:`Backend.open` on ``settings``."""
+    backend = backend or Backend.open(settings)
+    app = FastAPI(title="labelloop", version=__version__,
+                  description="A Label Studio ML backend.", responses=_ERRORS)
+    app.state.backend = backend
+    _install_errors(app)
+    _install_routes(app, backend)
+    app.add_middleware(AuthGuard, settings=settings)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _install_errors(app: FastAPI) -> None:
+    async def known(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LabelloopError)
+        if exc.status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc.message)
+        return json_response(exc.to_dict(), exc.status)
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"] if p not in ("query", "body"))
+        return json_response(InvalidField(field or "request", err["msg"]).to_dict(), 422)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return json_response({"error": "internal_error",
+                              "message": "internal error; see the server log"}, 500)
+
+    app.add_exception_handler(LabelloopError, known)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def _install_routes(app: FastAPI, backend: Backend) -> None:  # noqa: C901 - one route each
+    @app.get("/", summary="Same as /health")
+    @app.get("/health", summary="Liveness; never waits for a model to load")
+    async def health() -> Response:
+        return json_response(backend.health())
+
+    @app.post("/setup", openapi_extra=_body(SetupRequest))
+    async def setup(request: Request) -> Response:
+        req = await parse(request, SetupRequest)
+        return json_response(await run_in_threadpool(
+            backend.setup, req.project, req.label_config, req.hostname, req.access_token,
+            req.extra_params))
+
+    @app.post("/predict", openapi_extra=_body(PredictRequest))
+    async def predict(request: Request) -> Response:
+        req = await parse(request, PredictRequest)
+        context = (req.params or {}).get("context")
+        if context is not None and not isinstance(context, dict):
+            raise InvalidField("params.context", "must be an object or null")
+        result = await run_in_threadpool(backend.predict, req.project, req.tasks,
+                                         req.label_config, context)
+        return await run_in_threadpool(json_response, result)
+
+    @app.post("/webhook", openapi_extra=_body(WebhookRequest))
+    async def webhook(request: Request) -> Response:
+        raw = await request.body()
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidField("body", f"is not valid JSON: {exc}") from exc
+        return json_response(await run_in_threadpool(backend.webhook, payload))
+
+    @app.get("/versions")
+    async def versions(project: str | None = None) -> Response:
+        return json_response(await run_in_threadpool(backend.versions, project))
+
+    @app.post("/train", openapi_extra=_body(TrainRequest), summary="Legacy training request")
+    async def train(request: Request) -> Response:
+        req = await parse(request, TrainRequest)
+        return json_response(await run_in_threadpool(
+            backend.train_legacy, req.project, req.annotations, req.label_config))
+
+    @app.get("/is_training")
+    async def is_training(project: str) -> Response:
+        return json_response(await run_in_threadpool(backend.is_training, project))
+
+    @app.get("/job_status")
+    async def job_status_get(job_id: str) -> Response:
+        return json_response(await run_in_threadpool(backend.job_status, job_id))
+
+    @app.post("/job_status", openapi_extra=_body(JobStatusRequest))
+    async def job_status_post(request: Request) -> Response:
+        req = await parse(request, JobStatusRequest)
+        return json_response(await run_in_threadpool(backend.job_status, req.job_id))
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn's worker processes call: settings come from the environment."""
+    text = os.environ.get(SETTINGS_ENV)
+    settings = Settings.from_json(text) if text else Settings.from_env()
+    return create_app(settings)

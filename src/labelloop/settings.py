@@ -1,0 +1,132 @@
+"""Settings: built once from the environment and CLI flags, then passed down.
+
+>>> s = Settings.from_env({"MODEL_DIR": "/tmp/models"}, backend_dir=Path("/tmp/b"))
+>>> s.model_dir, s.port
+(PosixPath('/tmp/models'), 9090)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labelloop.errors import BadRequest
+
+# 50,000 Label Studio tasks of about 2 KiB each fit comfortably.
+DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
+
+_ENV: dict[str, tuple[str, ...]] = {
+    # field -> env names, first found wins; the plain names match the reference SDK.
+    "model_dir": ("LABELLOOP_MODEL_DIR", "MODEL_DIR"),
+    "host": ("LABELLOOP_HOST", "HOST"),
+    "port": ("LABELLOOP_PORT", "PORT"),
+    "log_level": ("LABELLOOP_LOG_LEVEL", "LOG_LEVEL"),
+    "workers": ("LABELLOOP_WORKERS", "WORKERS"),
+    "basic_auth_user": ("LABELLOOP_BASIC_AUTH_USER", "BASIC_AUTH_USER"),
+    "basic_auth_pass": ("LABELLOOP_BASIC_AUTH_PASS", "BASIC_AUTH_PASS"),
+    "webhook_secret": ("LABELLOOP_WEBHOOK_SECRET",),
+    "redis_url": ("LABELLOOP_REDIS_URL", "REDIS_URL"),
+    "label_studio_url": ("LABELLOOP_LABEL_STUDIO_URL", "LABEL_STUDIO_URL"),
+    "label_studio_api_key": ("LABELLOOP_LABEL_STUDIO_API_KEY", "LABEL_STUDIO_API_KEY"),
+    "max_body_bytes": ("LABELLOOP_MAX_BODY_BYTES",),
+    "train_on_annotation": ("LABELLOOP_TRAIN_ON_ANNOTATION",),
+    "model_cache_size": ("LABELLOOP_MODEL_CACHE_SIZE",),
+}
+
+SETTINGS_ENV = "LABELLOOP_SETTINGS_JSON"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. ``backend_dir`` holds the model script."""
+
+    backend_dir: Path
+    model_dir: Path
+    host: str = "0.0.0.0"  # noqa: S104 - Label Studio usually runs on another host
+    port: int = 9090
+    log_level: str = "INFO"
+    debug: bool = False
+    workers: int = 1
+    basic_auth_user: str | None = None
+    basic_auth_pass: str | None = None
+    webhook_secret: str | None = None
+    redis_url: str | None = None
+    label_studio_url: str | None = None
+    label_studio_api_key: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    train_on_annotation: bool = True
+    model_cache_size: int = 8
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+        """Environment first, then explicit flags (those that are not None) on top."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name, keys in _ENV.items():
+            for key in keys:
+                if env.get(key):
+                    values[name] = env[key]
+                    break
+        values.update({k: v for k, v in flags.items() if v is not None})
+        if "backend_dir" not in values:
+            values["backend_dir"] = Path.cwd()
+        values["backend_dir"] = Path(values["backend_dir"]).resolve()
+        if "model_dir" not in values:
+            values["model_dir"] = values["backend_dir"]
+        return cls(**_coerce(values))
+
+    def to_json(self) -> str:
+        """Serialise for child processes (uvicorn workers, training runners)."""
+        data = dataclasses.asdict(self)
+        data["backend_dir"] = str(self.backend_dir)
+        data["model_dir"] = str(self.model_dir)
+        data["extra"] = dict(self.extra)
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        return cls(**_coerce(json.loads(text)))
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.basic_auth_user and self.basic_auth_pass)
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    types = {f.name: f.type for f in dataclasses.fields(Settings)}
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in types:
+            raise BadRequest(f"unknown setting {name!r}")
+        out[name] = _coerce_one(name, str(types[name]), value)
+    return out
+
+
+def _coerce_one(name: str, type_name: str, value: Any) -> Any:
+    try:
+        if type_name == "Path":
+            return Path(value).resolve()
+        if type_name == "int":
+            return int(value)
+        if type_name == "bool":
+            return _to_bool(value)
+    except ValueError as exc:
+        raise BadRequest(f"setting {name}: {exc}") from exc
+    return value
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"{value!r} is not a boolean")

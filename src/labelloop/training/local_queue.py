@@ -1,0 +1,141 @@
+"""Local mode: training jobs run in a background runner process, one per project.
+
+Coalescing works across server processes through the file system:
+
+* ``.jobs/pending.json`` is the one queued job of a project. It is created only if absent
+  (hard link of a complete temp file), so a burst of events yields one queued job.
+* ``.jobs/runner.lock`` is held (flock) by the runner while it works. The runner claims
+  ``pending.json`` by renaming it, so events during a job queue exactly one follow-up.
+* No wake-up is lost: a scheduler writes ``pending`` *then* tests the lock; the runner
+  releases the lock *then* looks for ``pending`` once more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from labelloop.settings import Settings
+from labelloop.store.atomic import read_json, write_json_atomic
+from labelloop.store.jobs import JOBS_DIR, JobRecord, JobStore, new_job_id
+
+PENDING = "pending.json"
+CLAIMED = "claimed.json"
+LOCK = "runner.lock"
+
+
+class LocalQueue:
+    """The server side: queue a job and make sure a runner will pick it up."""
+
+    def __init__(self, settings: Settings, jobs: JobStore) -> None:
+        self.settings = settings
+        self.jobs = jobs
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+
+    def _dir(self, project: str) -> Path:
+        folder = self.settings.model_dir / project / JOBS_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def schedule(self, project: str, source: str) -> JobRecord:
+        """Queue a job (or join the queued one) and return its record."""
+        folder = self._dir(project)
+        new = JobRecord(new_job_id(), project, "queued", source)
+        record = _queue_pending(folder, new)
+        if record is new:
+            self.jobs.put(record)
+        if not _lock_is_held(folder / LOCK):
+            self._spawn_runner(project)
+        return record
+
+    def pending(self, project: str) -> JobRecord | None:
+        data = read_json(self.settings.model_dir / project / JOBS_DIR / PENDING)
+        return JobRecord(**data) if data else None
+
+    def is_running(self, project: str) -> bool:
+        return _lock_is_held(self.settings.model_dir / project / JOBS_DIR / LOCK)
+
+    def _spawn_runner(self, project: str) -> None:
+        with self._lock:
+            child = self._children.get(project)
+            if child is not None and child.poll() is None:
+                return  # our runner is starting: it will find the pending job
+            log = (self._dir(project) / "runner.log").open("ab")
+            env = {**os.environ, "LABELLOOP_SETTINGS_JSON": self.settings.to_json()}
+            self._children[project] = subprocess.Popen(
+                [sys.executable, "-m", "labelloop.training.local_runner", project],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                start_new_session=True)  # a Ctrl-C on the server does not kill training
+            log.close()
+
+    def close(self) -> None:
+        """Reap finished runners; running ones carry on by design."""
+        with self._lock:
+            for child in self._children.values():
+                child.poll()
+
+
+def _queue_pending(folder: Path, record: JobRecord) -> JobRecord:
+    pending = folder / PENDING
+    tmp = folder / f".pending.{record.job_id}.tmp"
+    write_json_atomic(tmp, record.to_dict(), durable=False)
+    try:
+        os.link(tmp, pending)  # atomic create-if-absent, with complete content
+    except FileExistsError:
+        queued = read_json(pending)
+        if queued is not None:
+            existing = JobRecord(**queued)
+            if record.source == "label_studio" and existing.source != "label_studio":
+                # START_TRAINING asks for Label Studio's data; upgrade the queued job.
+                existing = existing.update(source="label_studio")
+                write_json_atomic(pending, existing.to_dict(), durable=False)
+            return existing
+        return _queue_pending(folder, record)  # claimed meanwhile: queue a new one
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return record
+
+
+def _lock_is_held(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def try_lock(path: Path) -> IO[Any] | None:
+    """Hold the runner lock (returns the open file) or None if another runner has it."""
+    f = path.open("a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    return f
+
+
+def claim_pending(folder: Path) -> JobRecord | None:
+    """Take the queued job, if any: later events queue a new one."""
+    try:
+        (folder / PENDING).replace(folder / CLAIMED)
+    except FileNotFoundError:
+        return None
+    data = read_json(folder / CLAIMED)
+    return JobRecord(**data) if data else None

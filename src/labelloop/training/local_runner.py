@@ -1,0 +1,50 @@
+"""The background runner process of local mode: ``python -m labelloop.training.local_runner P``.
+
+It holds the project's runner lock and runs queued jobs until none is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from labelloop.settings import SETTINGS_ENV, Settings
+from labelloop.store.bundle import open_stores
+from labelloop.store.jobs import JOBS_DIR
+from labelloop.store.project_ids import project_key
+from labelloop.training.job import TrainingContext, run_job
+from labelloop.training.local_queue import LOCK, PENDING, claim_pending, try_lock
+
+
+def run_pending(ctx: TrainingContext, project: str) -> int:
+    """Run the project's queued jobs while holding its lock; returns how many ran."""
+    folder = ctx.settings.model_dir / project / JOBS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    ran = 0
+    while True:
+        lock = try_lock(folder / LOCK)
+        if lock is None:
+            return ran  # another runner holds the project and will see what is pending
+        try:
+            while (record := claim_pending(folder)) is not None:
+                run_job(ctx, record)
+                ran += 1
+        finally:
+            lock.close()
+        if not (folder / PENDING).exists():
+            return ran  # checked after releasing, so no wake-up is lost
+
+
+def main(argv: list[str]) -> int:
+    settings = Settings.from_json(os.environ[SETTINGS_ENV])
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    project = project_key(argv[0])
+    ran = run_pending(TrainingContext(settings, open_stores(settings)), project)
+    logging.getLogger("labelloop.training").info("runner for %s ran %d job(s)", project, ran)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
