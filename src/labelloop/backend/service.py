@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,7 +79,9 @@ class Backend:
         key = project_key(project)
         self._config(schema, "schema")
         self.stores.registry.save(key, ProjectInfo(schema, hostname, access_token, extra_params))
-        return {"model_version": self.model_version(key)}
+        model_version = self.model_version(key)
+        log.debug("setup project=%s hostname=%s -> %s", key, hostname, model_version)
+        return {"model_version": model_version}
 
     def predict(self, project: object, tasks: Sequence[dict[str, Any]],
                 label_config: str | None = None,
@@ -95,8 +98,11 @@ class Backend:
         model_version = f"{self.model_class.__name__}-{version or 'untrained'}"
         if not tasks:
             return {"results": [], "model_version": model_version}
-        results = self._call_predict(model, list(tasks), context)
-        return {"results": _stamp(results, model_version), "model_version": model_version}
+        started = time.perf_counter()
+        results = _stamp(self._call_predict(model, list(tasks), context), model_version)
+        log.debug("predict project=%s tasks=%d version=%s in %.1f ms", key, len(tasks),
+                  model_version, (time.perf_counter() - started) * 1000)
+        return {"results": results, "model_version": model_version}
 
     def webhook(self, payload: object) -> dict[str, Any]:
         event = parse_event(payload)
@@ -116,7 +122,9 @@ class Backend:
         elif event.changes_training_set and self.settings.train_on_annotation:
             job = self.queue.schedule(event.project, "webhooks")
         else:
+            log.debug("webhook %s project=%s: no training", event.action, event.project)
             return {"status": "ok", "action": event.action, "training": False}
+        log.debug("webhook %s project=%s: job %s", event.action, event.project, job.job_id)
         return {"status": "ok", "action": event.action, "training": True, "job": job.job_id}
 
     def train_legacy(self, project: object, annotations: list[dict[str, Any]],

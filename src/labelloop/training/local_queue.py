@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from labelloop.settings import Settings
+from labelloop.settings import SETTINGS_ENV, Settings
 from labelloop.store.atomic import read_json, write_json_atomic
 from labelloop.store.jobs import JOBS_DIR, JobRecord, JobStore, new_job_id
 
@@ -66,20 +66,35 @@ class LocalQueue:
         with self._lock:
             child = self._children.get(project)
             if child is not None and child.poll() is None:
-                return  # our runner is starting: it will find the pending job
-            log = (self._dir(project) / "runner.log").open("ab")
-            env = {**os.environ, "LABELLOOP_SETTINGS_JSON": self.settings.to_json()}
-            self._children[project] = subprocess.Popen(
+                return  # alive: its watcher looks for pending work once it exits
+            self._children[project] = self._popen(project)
+        threading.Thread(target=self._watch, args=(project,), daemon=True,
+                         name=f"labelloop-runner-watch-{project}").start()
+
+    def _popen(self, project: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, SETTINGS_ENV: self.settings.to_json()}
+        with (self._dir(project) / "runner.log").open("ab") as log:
+            return subprocess.Popen(
                 [sys.executable, "-m", "labelloop.training.local_runner", project],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                 start_new_session=True)  # a Ctrl-C on the server does not kill training
-            log.close()
 
-    def close(self) -> None:
-        """Reap finished runners; running ones carry on by design."""
-        with self._lock:
-            for child in self._children.values():
-                child.poll()
+    def _watch(self, project: str) -> None:
+        """Reap the runner; if work was queued while it was exiting, start another."""
+        while True:
+            with self._lock:
+                child = self._children.get(project)
+            if child is None:
+                return
+            child.wait()
+            folder = self._dir(project)
+            with self._lock:
+                if self._children.get(project) is not child:
+                    return  # someone spawned a newer runner with its own watcher
+                if not (folder / PENDING).exists() or _lock_is_held(folder / LOCK):
+                    del self._children[project]
+                    return
+                self._children[project] = self._popen(project)
 
 
 def _queue_pending(folder: Path, record: JobRecord) -> JobRecord:

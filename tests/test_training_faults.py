@@ -1,0 +1,110 @@
+"""A failed or killed training job never becomes current; the previous version serves on."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import Server, annotation_event, wait_until
+from test_http import predict, setup
+
+
+def runner_process(model_dir: Path) -> psutil.Process:
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if "labelloop.training.local_runner" in cmd and proc.environ().get(
+                "LABELLOOP_SETTINGS_JSON", "").find(str(model_dir)) >= 0:
+            return proc
+    raise LookupError("no runner")
+
+
+def train_first_version(server: Server) -> str:
+    untrained = setup(server)
+    server.client.post("/webhook", json=annotation_event(1, 1, "好", "积极"))
+    return str(wait_until(lambda: (v := setup(server)) != untrained and v, timeout=30))
+
+
+def start_slow_job(server: Server, control: Path, project_dir: Path, known: set[str]) -> Path:
+    (control / "fit_sleep").write_text("120")
+    server.client.post("/webhook", json=annotation_event(2, 2, "差", "消极"))
+    return Path(wait_until(lambda: next(
+        (p for p in project_dir.iterdir() if p.name.isdigit() and p.name not in known), None),
+        timeout=30))
+
+
+@pytest.fixture
+def control(tmp_path: Path) -> Path:
+    folder = tmp_path / "control"
+    folder.mkdir()
+    return folder
+
+
+def assert_previous_serves(server: Server, v1: str, folder: Path) -> None:
+    assert setup(server) == v1
+    assert predict(server, ["好"])["results"][0]["model_version"] == v1
+    assert not list(folder.glob("*.tmp")) and not list(folder.glob(".*.tmp"))
+    assert (folder.parent / ".current").read_text() == v1.rsplit("-", 1)[1]
+
+
+def test_killing_the_fit_process_marks_the_version_failed(
+        echo_backend: Path, start_server: Callable[..., Server], tmp_path: Path,
+        control: Path) -> None:
+    server = start_server(echo_backend, env={"ECHO_CONTROL": str(control)})
+    v1 = train_first_version(server)
+    project_dir = tmp_path / "models" / "1"
+    folder = start_slow_job(server, control, project_dir, {v1.rsplit("-", 1)[1]})
+    runner = runner_process(tmp_path / "models")
+    fit = wait_until(lambda: runner.children(), timeout=10)[0]
+    fit.send_signal(signal.SIGKILL)
+    result = wait_until(lambda: json.loads((folder / "job_result.json").read_text()), timeout=10)
+    assert result["status"] == "error" and "killed by signal 9" in result["error"]
+    assert_previous_serves(server, v1, folder)
+    job = server.client.get("/is_training", params={"project": "1"}).json()["latest"]
+    assert job["state"] == "failed" and "signal 9" in job["error"]
+
+
+def test_killing_the_whole_runner_leaves_an_incomplete_folder(
+        echo_backend: Path, start_server: Callable[..., Server], tmp_path: Path,
+        control: Path) -> None:
+    server = start_server(echo_backend, env={"ECHO_CONTROL": str(control)})
+    v1 = train_first_version(server)
+    project_dir = tmp_path / "models" / "1"
+    folder = start_slow_job(server, control, project_dir, {v1.rsplit("-", 1)[1]})
+    runner = runner_process(tmp_path / "models")
+    wait_until(lambda: runner.children(), timeout=10)
+    os.killpg(runner.pid, signal.SIGKILL)  # the runner and its fit child, mid-fit
+    wait_until(lambda: not runner.is_running() or runner.status() == psutil.STATUS_ZOMBIE)
+    assert not (folder / "job_result.json").exists()  # nothing half-written
+    assert_previous_serves(server, v1, folder)
+    listed = server.client.get("/versions").json()["projects"]["1"]
+    assert {i["version"]: i["status"] for i in listed}[folder.name] == "incomplete"
+    # The lock died with the runner: the next job trains normally.
+    (control / "fit_sleep").unlink()
+    server.client.post("/webhook", json=annotation_event(3, 3, "很好", "积极"))
+    wait_until(lambda: setup(server) not in (v1, f"EchoModel-{folder.name}"), timeout=30)
+
+
+def test_a_fit_that_raises_keeps_the_previous_version(
+        echo_backend: Path, start_server: Callable[..., Server], tmp_path: Path,
+        control: Path) -> None:
+    server = start_server(echo_backend, env={"ECHO_CONTROL": str(control)})
+    v1 = train_first_version(server)
+    (control / "fit_fail").write_text("1")
+    server.client.post("/webhook", json=annotation_event(2, 2, "差", "消极"))
+
+    def failed() -> dict[str, object] | None:
+        job = server.client.get("/is_training", params={"project": "1"}).json()["latest"]
+        return job if job["state"] == "failed" else None
+
+    job = wait_until(failed, timeout=30)
+    assert "fit failed on purpose" in str(job["error"])
+    folder = tmp_path / "models" / "1" / str(job["version"])
+    assert json.loads((folder / "job_result.json").read_text())["status"] == "error"
+    assert "ValueError: fit failed on purpose" in (folder / "error.log").read_text()
+    assert_previous_serves(server, v1, folder)
