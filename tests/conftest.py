@@ -22,8 +22,9 @@ SHARED = ROOT.parent / "shared"
 MODELS = Path(__file__).parent / "models"
 EXAMPLE = ROOT / "src" / "labelloop" / "examples" / "simple_text_classifier.py"
 
-TEXT_CONFIG = ('<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
-               '<Choice value="积极"/><Choice value="消极"/><Choice value="中性"/></Choices></View>')
+TEXT_CONFIG = ('<View><Text name="text" value="$text"/>'
+               '<Choices name="sentiment" toName="text"><Choice value="积极"/>'
+               '<Choice value="消极"/><Choice value="中性"/></Choices></View>')
 
 
 def free_port() -> int:

@@ -17,7 +17,8 @@ def write(tmp_path: Path, name: str, body: str) -> Path:
 
 
 def test_finds_the_one_model_class(tmp_path: Path) -> None:
-    script = write(tmp_path, "m.py", "class Base:\n    pass\nclass M(LabelStudioModel):\n    pass\n")
+    body = "class Base:\n    pass\nclass M(LabelStudioModel):\n    pass\n"
+    script = write(tmp_path, "m.py", body)
     assert load_model_class(script).__name__ == "M"
 
 
@@ -54,5 +55,5 @@ def test_find_model_script(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("")
     assert find_model_script(tmp_path).name == "a.py"
     (tmp_path / "b.py").write_text("")
-    with pytest.raises(ScriptError, match="a.py, b.py"):
+    with pytest.raises(ScriptError, match=r"a\.py, b\.py"):
         find_model_script(tmp_path)

@@ -12,7 +12,8 @@ from labelloop.store.training_set import FileTrainingSetStore
 from labelloop.store.versions import FileVersionStore
 
 
-@pytest.mark.parametrize("good, key", [("1.1795555096", "1"), (7, "7"), ("my_project-1", "my_project-1"),
+@pytest.mark.parametrize("good, key", [("1.1795555096", "1"), (7, "7"),
+                                       ("my_project-1", "my_project-1"),
                                        ("text_classification_project1a43",
                                         "text_classification_project1a43")])
 def test_project_keys(good: object, key: str) -> None:
