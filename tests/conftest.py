@@ -137,3 +137,99 @@ def annotation_event(ann_id: int, task_id: int, text: str, label: str, project: 
 
 def copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
+
+
+class RedisServer:
+    """A real redis-server on a free port, with an append-only file so it can restart."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        exe = shutil.which("redis-server")
+        assert exe, "redis-server is not installed (make redis-server)"
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+             "--appendonly", "yes", "--save", "", "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self._up, timeout=10)
+
+    def _up(self) -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+class Deployment:
+    """A backend as users run it: local mode, or Redis mode with `labelloop worker`s."""
+
+    def __init__(self, mode: str, tmp_path: Path, redis: RedisServer | None) -> None:
+        self.mode, self.tmp_path, self.redis = mode, tmp_path, redis
+        self.model_dir = tmp_path / "models"
+        self.servers: list[Server] = []
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def start(self, backend_dir: Path, env: dict[str, str] | None = None,
+              args: list[str] | None = None, workers: int = 1) -> Server:
+        extra = ["--redis-url", self.redis.url] if self.redis else []
+        server = Server(backend_dir, self.model_dir, env=env, args=[*extra, *(args or [])])
+        self.servers.append(server)
+        if self.redis and not self.workers:
+            for _ in range(workers):
+                self.start_worker(backend_dir, env)
+        return server
+
+    def start_worker(self, backend_dir: Path,
+                     env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        assert self.redis
+        log = (self.tmp_path / f"worker-{len(self.workers)}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labelloop.cli.main", "worker", str(backend_dir),
+             "--redis-url", self.redis.url, "--model-dir", str(self.model_dir)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "LABELLOOP_JOB_LOCK_TTL": "3", **(env or {})})
+        self.workers.append(proc)
+        return proc
+
+    def annotation_ids(self, project: str) -> set[str]:
+        """The annotation ids in the project's training set, wherever this mode keeps it."""
+        if self.redis is None:
+            return {p.stem for p in (self.model_dir / project / ".annotations").glob("*.json")}
+        import redis
+
+        client = redis.Redis.from_url(self.redis.url)
+        return {k.decode() for k in client.hkeys(f"labelloop:annotations:{project}")}
+
+    def stop(self) -> None:
+        for s in self.servers:
+            s.stop()
+        for w in self.workers:
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGKILL)
+                w.wait()
+
+
+@pytest.fixture(params=["local", "redis"])
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    redis = RedisServer(tmp_path / "redis") if request.param == "redis" else None
+    dep = Deployment(request.param, tmp_path, redis)
+    yield dep
+    dep.stop()
+    if redis:
+        redis.stop()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import TEXT_CONFIG, Server, annotation_event, ls_requests, wait_until
+from conftest import TEXT_CONFIG, Deployment, Server, annotation_event, ls_requests, wait_until
 
 UID = "1.1795555597"
 POSITIVE = ["这本书写得真好，非常喜欢", "质量很好，推荐购买", "服务周到，很满意", "好看，值得一读",
@@ -82,8 +82,8 @@ def test_predict_before_training_is_valid_and_empty(text_backend: Path,
 
 
 def test_webhook_training_makes_founding_layout_and_switches_version(
-        text_backend: Path, start_server: Callable[..., Server], tmp_path: Path) -> None:
-    server = start_server(text_backend)
+        text_backend: Path, deployment: Deployment, tmp_path: Path) -> None:
+    server = deployment.start(text_backend)
     untrained = setup(server)
     next_id = annotate_all(server)
     v1 = wait_until(lambda: (v := setup(server)) != untrained and v, timeout=60)
@@ -118,12 +118,12 @@ def test_webhook_training_makes_founding_layout_and_switches_version(
     assert status["state"] == "finished"
 
 
-def test_burst_coalesces_into_few_jobs(echo_backend: Path, start_server: Callable[..., Server],
+def test_burst_coalesces_into_few_jobs(echo_backend: Path, deployment: Deployment,
                                        tmp_path: Path) -> None:
     control = tmp_path / "control"
     control.mkdir()
     (control / "fit_sleep").write_text("1")
-    server = start_server(echo_backend, env={"ECHO_CONTROL": str(control)})
+    server = deployment.start(echo_backend, env={"ECHO_CONTROL": str(control)})
     setup(server)
     for i in range(1, 51):
         r = server.client.post("/webhook", json=annotation_event(i, i, f"text {i}", "积极"))
@@ -141,8 +141,8 @@ def test_burst_coalesces_into_few_jobs(echo_backend: Path, start_server: Callabl
     assert json.loads((newest / "train_data_info.json").read_text()) == {"count": 50}
 
 
-def test_legacy_train_endpoint(echo_backend: Path, start_server: Callable[..., Server]) -> None:
-    server = start_server(echo_backend)
+def test_legacy_train_endpoint(echo_backend: Path, deployment: Deployment) -> None:
+    server = deployment.start(echo_backend)
     tasks = [{"id": i, "data": {"text": f"t{i}"},
               "annotations": [{"id": 100 + i, "result": [
                   {"from_name": "sentiment", "to_name": "text", "type": "choices",

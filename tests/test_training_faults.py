@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import Server, annotation_event, wait_until
+from conftest import Deployment, Server, annotation_event, wait_until
 from test_http import predict, setup
 
 
-def runner_process(model_dir: Path) -> psutil.Process:
+def supervisor(deployment: Deployment) -> psutil.Process:
+    """The process that runs training: the local runner, or the RQ worker."""
+    if deployment.workers:
+        return psutil.Process(deployment.workers[0].pid)
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info["cmdline"] or []
         if "labelloop.training.local_runner" in cmd and proc.environ().get(
-                "LABELLOOP_SETTINGS_JSON", "").find(str(model_dir)) >= 0:
+                "LABELLOOP_SETTINGS_JSON", "").find(str(deployment.model_dir)) >= 0:
             return proc
     raise LookupError("no runner")
+
+
+def fit_process(root: psutil.Process) -> psutil.Process | None:
+    """The process running fit(): the deepest descendant of the supervisor."""
+    procs = root.children(recursive=True)
+    depth = {p.pid: len(p.parents()) for p in procs}
+    return max(procs, key=lambda p: depth[p.pid]) if procs else None
 
 
 def train_first_version(server: Server) -> str:
@@ -53,14 +61,14 @@ def assert_previous_serves(server: Server, v1: str, folder: Path) -> None:
 
 
 def test_killing_the_fit_process_marks_the_version_failed(
-        echo_backend: Path, start_server: Callable[..., Server], tmp_path: Path,
-        control: Path) -> None:
-    server = start_server(echo_backend, env={"ECHO_CONTROL": str(control)})
+        echo_backend: Path, deployment: Deployment, tmp_path: Path, control: Path) -> None:
+    server = deployment.start(echo_backend, env={"ECHO_CONTROL": str(control)})
     v1 = train_first_version(server)
     project_dir = tmp_path / "models" / "1"
     folder = start_slow_job(server, control, project_dir, {v1.rsplit("-", 1)[1]})
-    runner = runner_process(tmp_path / "models")
-    fit = wait_until(lambda: runner.children(), timeout=10)[0]
+    root = supervisor(deployment)
+    fit = wait_until(lambda: len(root.children(recursive=True)) >= (
+        2 if deployment.workers else 1) and fit_process(root), timeout=10)
     fit.send_signal(signal.SIGKILL)
     result = wait_until(lambda: json.loads((folder / "job_result.json").read_text()), timeout=10)
     assert result["status"] == "error" and "killed by signal 9" in result["error"]
@@ -70,30 +78,38 @@ def test_killing_the_fit_process_marks_the_version_failed(
 
 
 def test_killing_the_whole_runner_leaves_an_incomplete_folder(
-        echo_backend: Path, start_server: Callable[..., Server], tmp_path: Path,
-        control: Path) -> None:
-    server = start_server(echo_backend, env={"ECHO_CONTROL": str(control)})
+        echo_backend: Path, deployment: Deployment, tmp_path: Path, control: Path) -> None:
+    env = {"ECHO_CONTROL": str(control)}
+    server = deployment.start(echo_backend, env=env)
     v1 = train_first_version(server)
     project_dir = tmp_path / "models" / "1"
     folder = start_slow_job(server, control, project_dir, {v1.rsplit("-", 1)[1]})
-    runner = runner_process(tmp_path / "models")
-    wait_until(lambda: runner.children(), timeout=10)
-    os.killpg(runner.pid, signal.SIGKILL)  # the runner and its fit child, mid-fit
-    wait_until(lambda: not runner.is_running() or runner.status() == psutil.STATUS_ZOMBIE)
+    root = supervisor(deployment)
+    wait_until(lambda: len(root.children(recursive=True)) >= (2 if deployment.workers else 1))
+    for proc in [root, *root.children(recursive=True)]:  # as if the machine died, mid-fit
+        proc.send_signal(signal.SIGKILL)
+    wait_until(lambda: not root.is_running() or root.status() == psutil.STATUS_ZOMBIE)
     assert not (folder / "job_result.json").exists()  # nothing half-written
     assert_previous_serves(server, v1, folder)
     listed = server.client.get("/versions").json()["projects"]["1"]
     assert {i["version"]: i["status"] for i in listed}[folder.name] == "incomplete"
-    # The lock died with the runner: the next job trains normally.
+
+    def reported_failed() -> bool:
+        job = server.client.get("/is_training", params={"project": "1"}).json()["latest"]
+        return job["state"] == "failed" or deployment.mode == "local"
+
+    wait_until(reported_failed, timeout=15)  # Redis mode: once the dead worker's lock expires
+    # The lock died with its holder: the next job trains normally.
     (control / "fit_sleep").unlink()
+    if deployment.workers:
+        deployment.start_worker(echo_backend, env)
     server.client.post("/webhook", json=annotation_event(3, 3, "很好", "积极"))
     wait_until(lambda: setup(server) not in (v1, f"EchoModel-{folder.name}"), timeout=30)
 
 
 def test_a_fit_that_raises_keeps_the_previous_version(
-        echo_backend: Path, start_server: Callable[..., Server], tmp_path: Path,
-        control: Path) -> None:
-    server = start_server(echo_backend, env={"ECHO_CONTROL": str(control)})
+        echo_backend: Path, deployment: Deployment, tmp_path: Path, control: Path) -> None:
+    server = deployment.start(echo_backend, env={"ECHO_CONTROL": str(control)})
     v1 = train_first_version(server)
     (control / "fit_fail").write_text("1")
     server.client.post("/webhook", json=annotation_event(2, 2, "差", "消极"))

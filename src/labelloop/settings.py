@@ -36,6 +36,7 @@ _ENV: dict[str, tuple[str, ...]] = {
     "max_body_bytes": ("LABELLOOP_MAX_BODY_BYTES",),
     "train_on_annotation": ("LABELLOOP_TRAIN_ON_ANNOTATION",),
     "model_cache_size": ("LABELLOOP_MODEL_CACHE_SIZE",),
+    "job_lock_ttl_s": ("LABELLOOP_JOB_LOCK_TTL",),
 }
 
 SETTINGS_ENV = "LABELLOOP_SETTINGS_JSON"
@@ -61,6 +62,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     train_on_annotation: bool = True
     model_cache_size: int = 8
+    job_lock_ttl_s: int = 30  # Redis mode: how soon a dead worker's project lock expires
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from conftest import EXAMPLE, MODELS, Server, make_backend, wait_until
+from conftest import EXAMPLE, MODELS, Deployment, Server, make_backend, wait_until
 from labelloop.cli.studio import StudioClient
 from labelloop.examples.corpus import as_tasks, sentiment_corpus
 
@@ -42,16 +41,14 @@ def predictions_of(ls: StudioClient, project: int, version: str) -> dict[int, di
     return out
 
 
-@pytest.fixture
-def text_server(tmp_path: Path, start_server: Callable[..., Server]) -> Server:
-    return start_server(make_backend(tmp_path / "backend", EXAMPLE))
-
-
-def test_the_whole_loop(ls: StudioClient, ls_venv: Path, text_server: Server) -> None:
+def test_the_whole_loop(ls: StudioClient, ls_venv: Path, tmp_path: Path,
+                        deployment: Deployment) -> None:
+    """Local mode, and Redis mode with one `labelloop worker`."""
     started = time.monotonic()
+    text_server = deployment.start(make_backend(tmp_path / "backend", EXAMPLE))
     pairs = sentiment_corpus(seed=11)
     truth = dict(pairs[:HELD_OUT + ANNOTATED])
-    project = ls.create_project("e2e 情感", CONFIG)
+    project = ls.create_project(f"e2e 情感 ({deployment.mode})", CONFIG)
     ls.import_tasks(project, [{"text": t} for t, _ in pairs[:HELD_OUT]])
     ls.import_tasks(project, [{"data": t["data"], "annotations": [
         {"result": t["annotations"][0]["result"]}]} for t in as_tasks(
@@ -72,8 +69,8 @@ def test_the_whole_loop(ls: StudioClient, ls_venv: Path, text_server: Server) ->
     made = [ls.annotate(tid, choice(by_id[tid]["data"]["text"],
                                     truth[by_id[tid]["data"]["text"]]))["id"]
             for tid in held_out[:4]]
-    store = text_server.model_dir / str(project) / ".annotations"
-    wait_until(lambda: all((store / f"{a}.json").exists() for a in made), timeout=10)
+    wait_until(lambda: {str(a) for a in made} <= deployment.annotation_ids(str(project)),
+               timeout=10)
 
     # "Train" in Label Studio: START_TRAINING, the backend fetches every annotation itself.
     ls.call("POST", f"/api/ml/{ml['id']}/train")
@@ -108,7 +105,7 @@ def test_the_whole_loop(ls: StudioClient, ls_venv: Path, text_server: Server) ->
     # The model-version dropdown lists our versions.
     listed = ls.call("GET", f"/api/ml/{ml['id']}/versions")["versions"]
     assert version in listed and listed[0] == version
-    print(f"\ne2e loop: accuracy {accuracy:.3f} on {len(rest)} held-out tasks, "
+    print(f"\ne2e loop ({deployment.mode}): accuracy {accuracy:.3f} on {len(rest)} tasks, "
           f"{time.monotonic() - started:.1f}s")
 
 

@@ -10,7 +10,13 @@ from typing import Any
 from labelloop import __version__
 from labelloop.backend.events import START_TRAINING, is_skipped, parse_event
 from labelloop.backend.model_cache import ModelCache
-from labelloop.errors import InvalidField, InvalidLabelConfig, LabelloopError, ModelError
+from labelloop.errors import (
+    InvalidField,
+    InvalidLabelConfig,
+    LabelloopError,
+    ModelError,
+    StoreUnavailable,
+)
 from labelloop.sdk.label_config import LabelConfig, parse_label_config
 from labelloop.sdk.model import LabelStudioModel
 from labelloop.sdk.script import find_model_script, load_model_class
@@ -20,6 +26,7 @@ from labelloop.store.jobs import check_job_id
 from labelloop.store.project_ids import project_key
 from labelloop.store.projects import ProjectInfo
 from labelloop.training.local_queue import LocalQueue
+from labelloop.training.queue import TrainingQueue
 
 log = logging.getLogger("labelloop.backend")
 
@@ -28,7 +35,7 @@ class Backend:
     """One backend: a model class, its stores and its training queue."""
 
     def __init__(self, settings: Settings, stores: Stores, model_class: type[LabelStudioModel],
-                 queue: LocalQueue) -> None:
+                 queue: TrainingQueue) -> None:
         self.settings = settings
         self.stores = stores
         self.model_class = model_class
@@ -41,7 +48,14 @@ class Backend:
         """Load the model class (import errors surface here, at start-up) and the stores."""
         model_class = load_model_class(find_model_script(settings.backend_dir))
         stores = open_stores(settings)
-        return cls(settings, stores, model_class, LocalQueue(settings, stores.jobs))
+        queue: TrainingQueue
+        if settings.redis_url:
+            from labelloop.training.rq_queue import RQQueue
+
+            queue = RQQueue(settings, stores.jobs)
+        else:
+            queue = LocalQueue(settings, stores.jobs)
+        return cls(settings, stores, model_class, queue)
 
     # -- versions ---------------------------------------------------------------------
     def model_version(self, project: str) -> str:
@@ -70,15 +84,22 @@ class Backend:
 
     # -- endpoints --------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        return {"status": "UP", "model_class": self.model_class.__name__,
-                "mode": self.stores.mode, "version": __version__}
+        answer = {"status": "UP", "model_class": self.model_class.__name__,
+                  "mode": self.stores.mode, "version": __version__}
+        if self.stores.mode == "redis":
+            answer["redis"] = "ok" if self.stores.ping() else "unreachable"
+        return answer
 
     def setup(self, project: object, schema: str, hostname: str | None = None,
               access_token: str | None = None,
               extra_params: dict[str, Any] | None = None) -> dict[str, Any]:
         key = project_key(project)
         self._config(schema, "schema")
-        self.stores.registry.save(key, ProjectInfo(schema, hostname, access_token, extra_params))
+        try:
+            self.stores.registry.save(key, ProjectInfo(schema, hostname, access_token,
+                                                       extra_params))
+        except StoreUnavailable as exc:  # keep answering: Label Studio sends it all again
+            log.warning("setup of project %s not saved: %s", key, exc.message)
         model_version = self.model_version(key)
         log.debug("setup project=%s hostname=%s -> %s", key, hostname, model_version)
         return {"model_version": model_version}
@@ -87,7 +108,12 @@ class Backend:
                 label_config: str | None = None,
                 context: dict[str, Any] | None = None) -> dict[str, Any]:
         key = project_key(project)
-        info = self.stores.registry.get(key)
+        try:
+            info = self.stores.registry.get(key)
+        except StoreUnavailable:
+            if not label_config:
+                raise
+            info = None  # the request carries the config: keep serving
         xml = label_config or (info.label_config if info else None)
         if not xml:
             raise InvalidField("label_config", "is required (the project has not been set up)")

@@ -87,9 +87,13 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)  # loads the model script now: errors show before serving
     backend = app.state.backend
+    mode = f"{backend.stores.mode} mode"
+    if backend.stores.mode == "redis":
+        mode += f" ({settings.redis_url}: " + (
+            "answering)" if backend.stores.ping() else "NOT answering; serving what is loaded)")
     logging.getLogger("labelloop").info(
-        "serving %s (%s mode) from %s, versions in %s", backend.model_class.__name__,
-        backend.stores.mode, settings.backend_dir, settings.model_dir)
+        "serving %s in %s from %s, versions in %s", backend.model_class.__name__,
+        mode, settings.backend_dir, settings.model_dir)
     common: dict[str, Any] = {"host": settings.host, "port": settings.port,
                               "log_level": level.lower(), "access_log": settings.debug}
     if settings.workers > 1:
@@ -103,13 +107,40 @@ def serve(settings: Settings) -> None:
 @cli.command()
 @backend_dir
 @model_dir_opt
+@click.option("--redis-url", default=None, help="[env REDIS_URL; required]")
+@click.option("--log-level", default=None, help="[env LOG_LEVEL]")
+@click.option("--burst", is_flag=True, help="exit when the queue is empty")
+@friendly
+def worker(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+           log_level: str | None, burst: bool) -> None:
+    """Run training jobs from Redis; start any number, on any machine."""
+    from labelloop.sdk.script import find_model_script, load_model_class
+
+    settings = Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
+                                 redis_url=redis_url, log_level=log_level)
+    if not settings.redis_url:
+        raise click.UsageError("a worker needs Redis: pass --redis-url or set REDIS_URL")
+    load_model_class(find_model_script(settings.backend_dir))  # fail now, not per job
+    from labelloop.training.rq_queue import run_worker
+
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_worker(settings, burst=burst)
+
+
+@cli.command()
+@backend_dir
+@model_dir_opt
+@click.option("--redis-url", default=None, help="[env REDIS_URL]")
 @click.option("--project", default=None, help="only this project")
 @friendly
-def versions(backend_dir: Path, model_dir: Path | None, project: str | None) -> None:
+def versions(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+             project: str | None) -> None:
     """List model versions, marking the current one with '*'."""
     from labelloop.backend.service import Backend
 
-    backend = Backend.open(Settings.from_env(backend_dir=backend_dir, model_dir=model_dir))
+    backend = Backend.open(Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
+                                             redis_url=redis_url))
     listing = backend.versions(project)["projects"]
     if not listing:
         click.echo("no versions yet")
@@ -123,14 +154,17 @@ def versions(backend_dir: Path, model_dir: Path | None, project: str | None) -> 
 @cli.command()
 @backend_dir
 @model_dir_opt
+@click.option("--redis-url", default=None, help="[env REDIS_URL]")
 @click.option("--project", required=True)
 @click.option("--version", "version", required=True, help="a version folder name")
 @friendly
-def rollback(backend_dir: Path, model_dir: Path | None, project: str, version: str) -> None:
-    """Serve an earlier VERSION of PROJECT (atomic)."""
+def rollback(backend_dir: Path, model_dir: Path | None, redis_url: str | None, project: str,
+             version: str) -> None:
+    """Serve an earlier VERSION of PROJECT (atomic; every server switches at once)."""
     from labelloop.backend.service import Backend
 
-    backend = Backend.open(Settings.from_env(backend_dir=backend_dir, model_dir=model_dir))
+    backend = Backend.open(Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
+                                             redis_url=redis_url))
     click.echo(f"now serving {backend.rollback(project, version)['model_version']}")
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from labelloop.errors import BadRequest
 from labelloop.settings import Settings
 from labelloop.store.jobs import FileJobStore, JobStore
 from labelloop.store.projects import FileProjectRegistry, ProjectRegistry
@@ -19,13 +19,16 @@ class Stores:
     registry: ProjectRegistry
     jobs: JobStore
     mode: str  # "local" or "redis"
+    ping: Callable[[], bool] = lambda: True  # does the shared state store answer?
 
 
 def open_stores(settings: Settings) -> Stores:
     """File stores under ``settings.model_dir``; Redis-backed state when ``redis_url`` is set."""
     settings.model_dir.mkdir(parents=True, exist_ok=True)
     if settings.redis_url:
-        raise BadRequest("Redis mode is not available in this version")
+        from labelloop.store.redis_stores import open_redis_stores
+
+        return open_redis_stores(settings)
     return Stores(
         versions=FileVersionStore(settings.model_dir),
         training_set=FileTrainingSetStore(settings.model_dir),

@@ -56,15 +56,18 @@ class FileVersionStore:
     def _project_dir(self, project: str) -> Path:
         return self.model_dir / project
 
-    def current_version(self, project: str) -> str | None:
+    def _pointer(self, project: str) -> str | None:
         try:
-            pointer = (self._project_dir(project) / CURRENT).read_text().strip()
+            return (self._project_dir(project) / CURRENT).read_text().strip() or None
         except FileNotFoundError:
-            pointer = ""
+            return None
+
+    def current_version(self, project: str) -> str | None:
+        pointer = self._pointer(project)
         if pointer:
             return pointer
         # No pointer (folders copied in by hand): serve the newest ok version.
-        ok = [v for v in self.history(project) if v.status == "ok"]
+        ok = [v for v in self._scan(project) if v.status == "ok"]
         return ok[-1].version if ok else None
 
     def get(self, project: str, version: str) -> VersionInfo:
@@ -77,18 +80,18 @@ class FileVersionStore:
         status = "incomplete" if result is None else str(result.get("status", "error"))
         return VersionInfo(project, version, path, status, result)
 
-    def history(self, project: str) -> list[VersionInfo]:
+    def _scan(self, project: str) -> list[VersionInfo]:
         folder = self._project_dir(project)
         if not folder.is_dir():
             return []
         names = sorted((p.name for p in folder.iterdir() if p.name.isdigit()), key=int)
-        pointer = (folder / CURRENT).read_text().strip() if (folder / CURRENT).exists() else None
-        infos = [self.get(project, n) for n in names]
-        if pointer is None:
-            ok = [i.version for i in infos if i.status == "ok"]
-            pointer = ok[-1] if ok else None
+        return [self.get(project, n) for n in names]
+
+    def history(self, project: str) -> list[VersionInfo]:
+        """Every version folder, oldest first, the served one marked ``current``."""
+        current = self.current_version(project)
         return [VersionInfo(i.project, i.version, i.path, i.status, i.job_result,
-                            current=i.version == pointer) for i in infos]
+                            current=i.version == current) for i in self._scan(project)]
 
     def projects(self) -> list[str]:
         if not self.model_dir.is_dir():

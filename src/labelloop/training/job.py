@@ -7,8 +7,11 @@ the failure, and the previous version keeps serving.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
 import time
 import traceback
 from dataclasses import dataclass
@@ -81,7 +84,7 @@ def _fit_in_child(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
     write_json_atomic(workdir / "train_data_info.json", {"count": len(tasks)})
     started = time.time()
     child = multiprocessing.get_context("fork").Process(
-        target=_fit_and_finish, args=(ctx, record, info, tasks, workdir, started),
+        target=_fit_and_finish, args=(ctx, record, info, tasks, workdir, started, os.getpid()),
         name=f"labelloop-fit-{record.project}-{record.version}")
     child.start()
     child.join()
@@ -92,15 +95,37 @@ def _fit_in_child(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
         reason = f"the training process died (exit code {child.exitcode})"
         if child.exitcode is not None and child.exitcode < 0:
             reason = f"the training process was killed by signal {-child.exitcode}"
-        ctx.stores.versions.finish(record.project, record.version,
-                                   _job_result(record, workdir, started, error=reason))
+        fail_version(ctx.stores, record, reason, started)
         raise TrainingError(reason)
     raise TrainingError(str(result.job_result.get("error", "training failed")))
 
 
-def _fit_and_finish(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
-                    tasks: list[dict[str, Any]], workdir: Path, started: float) -> None:
+def fail_version(stores: Stores, record: JobRecord, reason: str,
+                 started: float | None = None) -> None:
+    """Mark a job's version folder failed, unless it already holds a result."""
     assert record.version is not None
+    info = stores.versions.get(record.project, record.version)
+    if info.job_result is None:
+        stores.versions.finish(record.project, record.version, _job_result(
+            record, info.path, started or record.started or time.time(), error=reason))
+
+
+def _die_with_parent(parent: int) -> None:
+    """If the supervising process dies, the fit dies too: an orphan must not promote."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the supervisor records failures anyway
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _fit_and_finish(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
+                    tasks: list[dict[str, Any]], workdir: Path, started: float,
+                    parent: int) -> None:
+    assert record.version is not None
+    _die_with_parent(parent)
     try:
         model_cls = load_model_class(find_model_script(ctx.settings.backend_dir))
         current = ctx.stores.versions.current_version(record.project)

@@ -1,0 +1,202 @@
+"""Redis mode: job records, training sets, the project registry and the current-version
+pointer live in Redis, shared by every server and worker. Artifacts stay in the model
+directory (``<model_dir>/<project>/<version>/``); ``.current`` is written there too, so the
+folder stays self-describing if Redis is emptied.
+
+When Redis does not answer, reads fall back to what this process saw last (so ``/predict``
+keeps serving), and writes raise :class:`StoreUnavailable` (so nothing is acknowledged
+that was not stored).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import orjson
+import redis
+
+from labelloop.errors import NotFound, StoreUnavailable
+from labelloop.settings import Settings
+from labelloop.store.bundle import Stores
+from labelloop.store.jobs import JobRecord, check_job_id
+from labelloop.store.projects import ProjectInfo
+from labelloop.store.training_set import annotation_id, group_tasks, slim_task, task_entries
+from labelloop.store.versions import FileVersionStore
+
+P = ParamSpec("P")
+R = TypeVar("R")
+PREFIX = "labelloop:"
+
+
+def connect(url: str) -> redis.Redis:
+    # Short timeouts: /health must answer within 1 s even when Redis hangs.
+    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+
+def guarded(func: Callable[P, R]) -> Callable[P, R]:
+    """Redis failures become StoreUnavailable (HTTP 503), never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+
+    return wrapper
+
+
+def key(*parts: str) -> str:
+    return PREFIX + ":".join(parts)
+
+
+def text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+class RedisVersionStore(FileVersionStore):
+    """Folders on disk; the pointer in Redis (read on every request: switches are instant)."""
+
+    def __init__(self, model_dir: Path, client: redis.Redis) -> None:
+        super().__init__(model_dir)
+        self.redis = client
+        self._last_seen: dict[str, str | None] = {}
+
+    def _pointer(self, project: str) -> str | None:
+        try:
+            raw = self.redis.get(key("current", project))
+        except redis.RedisError:
+            if project in self._last_seen:
+                return self._last_seen[project]
+            return super()._pointer(project)  # the .current file on disk
+        version = text(raw) if raw else super()._pointer(project)
+        self._last_seen[project] = version
+        return version
+
+    @guarded
+    def finish(self, project: str, version: str, job_result: dict[str, Any]) -> None:
+        super().finish(project, version, job_result)  # job_result.json, then .current
+        pipe = self.redis.pipeline()
+        pipe.set(key("result", project, version), orjson.dumps(job_result))
+        if job_result.get("status") == "ok":
+            pipe.set(key("current", project), version)
+        pipe.execute()
+
+    @guarded
+    def set_current(self, project: str, version: str) -> None:
+        super().set_current(project, version)
+        self.redis.set(key("current", project), version)
+
+
+class RedisTrainingSetStore:
+    """One hash per project: annotation id -> {"annotation", "task"}."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    @guarded
+    def upsert(self, project: str, annotation: dict[str, Any], task: dict[str, Any]) -> None:
+        entry = orjson.dumps({"annotation": annotation, "task": slim_task(task)})
+        self.redis.hset(key("annotations", project), annotation_id(annotation.get("id")), entry)
+
+    @guarded
+    def delete(self, project: str, annotation_ids: list[str]) -> int:
+        ids = [annotation_id(a) for a in annotation_ids]
+        return int(self.redis.hdel(key("annotations", project), *ids)) if ids else 0
+
+    @guarded
+    def replace(self, project: str, tasks: list[dict[str, Any]]) -> None:
+        entries = {annotation_id(ann.get("id")): orjson.dumps(
+            {"annotation": ann, "task": slim_task(task)}) for ann, task in task_entries(tasks)}
+        pipe = self.redis.pipeline()  # MULTI/EXEC: readers see the old set or the new one
+        pipe.delete(key("annotations", project))
+        if entries:
+            pipe.hset(key("annotations", project), mapping=entries)  # type: ignore[arg-type]
+        pipe.execute()
+
+    @guarded
+    def snapshot(self, project: str) -> list[dict[str, Any]]:
+        raw = self.redis.hvals(key("annotations", project))
+        return group_tasks([orjson.loads(v) for v in raw])
+
+
+class RedisProjectRegistry:
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+        self._last_seen: dict[str, ProjectInfo | None] = {}
+
+    @guarded
+    def save(self, project: str, info: ProjectInfo) -> None:
+        if self._last_seen.get(project) == info:
+            return  # /setup repeats on every Label Studio page load
+        self.redis.hset(key("projects"), project, orjson.dumps(info.to_dict()))
+        self._last_seen[project] = info
+
+    def get(self, project: str) -> ProjectInfo | None:
+        try:
+            raw = self.redis.hget(key("projects"), project)
+        except redis.RedisError as exc:
+            if project in self._last_seen:
+                return self._last_seen[project]
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+        info = ProjectInfo.from_dict(orjson.loads(raw)) if raw else None
+        self._last_seen[project] = info
+        return info
+
+
+class RedisJobStore:
+    """Job records; a "running" record whose worker lock has vanished is reported failed."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    @guarded
+    def put(self, record: JobRecord) -> None:
+        pipe = self.redis.pipeline()
+        pipe.set(key("job", record.job_id), orjson.dumps(record.to_dict()), ex=30 * 86400)
+        if record.state != "queued":
+            pipe.set(key("latest", record.project), record.job_id)
+        pipe.execute()
+
+    @guarded
+    def get(self, job_id: str) -> JobRecord:
+        raw = self.redis.get(key("job", check_job_id(job_id)))
+        if raw is None:
+            raise NotFound(f"no training job {job_id}")
+        return self._reconcile(JobRecord(**orjson.loads(raw)))
+
+    @guarded
+    def latest(self, project: str) -> JobRecord | None:
+        job_id = self.redis.get(key("latest", project))
+        return self.get(text(job_id)) if job_id else None
+
+    def _reconcile(self, record: JobRecord) -> JobRecord:
+        if record.state != "running":
+            return record
+        holder = self.redis.get(key("lock", record.project))
+        if holder is not None and text(holder) == record.job_id:
+            return record
+        return record.update(state="failed", error="the worker running this job died")
+
+
+def open_redis_stores(settings: Settings) -> Stores:
+    assert settings.redis_url
+    client = connect(settings.redis_url)
+    return Stores(
+        versions=RedisVersionStore(settings.model_dir, client),
+        training_set=RedisTrainingSetStore(client),
+        registry=RedisProjectRegistry(client),
+        jobs=RedisJobStore(client),
+        mode="redis",
+        ping=lambda: _ping(client),
+    )
+
+
+def _ping(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False

@@ -1,0 +1,182 @@
+"""Redis mode: training jobs are RQ jobs, run by ``labelloop worker`` on any machine that
+sees the same Redis and model directory.
+
+Coalescing across every server process:
+
+* ``labelloop:pending:<project>`` holds the one queued job (``SET NX``); a new pending job
+  gets an RQ "drain" job.
+* A drain job takes ``labelloop:lock:<project>`` (renewed by a heartbeat while it runs, so
+  a killed worker's lock expires) or, if another worker holds it, returns at once: it never
+  blocks a worker that could train another project. The holder claims pending jobs
+  (``GETDEL``) until none is left, and looks once more after releasing the lock, so no
+  queued job is stranded. A project has at most one job running and one queued.
+* A SIGKILLed work-horse is reported by RQ to :func:`on_horse_killed`: the job is marked
+  failed (not retried; the next annotation or START_TRAINING queues a fresh one), its
+  version folder gets an error ``job_result.json``, and the lock is released.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+import orjson
+import redis
+from rq import Queue, Worker, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from labelloop.errors import StoreUnavailable
+from labelloop.settings import SETTINGS_ENV, Settings
+from labelloop.store.bundle import open_stores
+from labelloop.store.jobs import JobRecord, JobStore, new_job_id
+from labelloop.store.redis_stores import connect, guarded, key, text
+from labelloop.training.job import TrainingContext, fail_version, run_job
+
+log = logging.getLogger("labelloop.training")
+QUEUE = "labelloop"
+JOB_TIMEOUT_S = 6 * 3600
+ALIVE = {"queued", "started", "deferred", "scheduled"}
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+
+
+class RQQueue:
+    def __init__(self, settings: Settings, jobs: JobStore) -> None:
+        assert settings.redis_url
+        self.redis = connect(settings.redis_url)
+        self.queue = Queue(QUEUE, connection=self.redis)
+        self.jobs = jobs
+
+    @guarded
+    def schedule(self, project: str, source: str) -> JobRecord:
+        new = JobRecord(new_job_id(), project, "queued", source)
+        if self.redis.set(key("pending", project), orjson.dumps(new.to_dict()), nx=True):
+            self.jobs.put(new)
+            self._enqueue(new)
+            return new
+        raw = self.redis.get(key("pending", project))
+        if raw is None:  # claimed in between: queue a fresh one
+            return self.schedule(project, source)
+        queued = JobRecord(**orjson.loads(raw))
+        if source == "label_studio" and queued.source != source:
+            queued = queued.update(source=source)
+            self.redis.set(key("pending", project), orjson.dumps(queued.to_dict()), xx=True)
+        if not self._drain_alive(project) and not self.redis.exists(key("lock", project)):
+            self._enqueue(queued)  # its drain job was lost and nobody holds the project
+        return queued
+
+    def _enqueue(self, record: JobRecord) -> None:
+        job = self.queue.enqueue("labelloop.training.rq_queue.drain", record.project,
+                                 job_timeout=JOB_TIMEOUT_S, result_ttl=86400,
+                                 failure_ttl=7 * 86400)
+        self.redis.set(key("drain", record.project), job.id)
+
+    def _drain_alive(self, project: str) -> bool:
+        job_id = self.redis.get(key("drain", project))
+        if job_id is None:
+            return False
+        try:
+            return Job.fetch(text(job_id), connection=self.redis).get_status() in ALIVE
+        except NoSuchJobError:
+            return False
+
+    @guarded
+    def pending(self, project: str) -> JobRecord | None:
+        raw = self.redis.get(key("pending", project))
+        return JobRecord(**orjson.loads(raw)) if raw else None
+
+    @guarded
+    def is_running(self, project: str) -> bool:
+        return bool(self.redis.exists(key("lock", project)))
+
+
+class _Lock:
+    """The project's run lock, renewed while held so that a dead holder's lock expires."""
+
+    def __init__(self, client: redis.Redis, project: str, token: str, ttl_s: int) -> None:
+        self.redis, self.key, self.token = client, key("lock", project), token
+        self.ttl_ms = ttl_s * 1000
+        self._stop = threading.Event()
+
+    def try_acquire(self) -> bool:
+        if not self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            return False
+        self._stop = threading.Event()
+        threading.Thread(target=self._beat, args=(self._stop,), daemon=True).start()
+        return True
+
+    def retoken(self, token: str) -> None:
+        self.redis.set(self.key, token, xx=True, keepttl=True)
+        self.token = token
+
+    def _beat(self, stop: threading.Event) -> None:
+        while not stop.wait(self.ttl_ms / 3000):
+            try:
+                if text(self.redis.get(self.key) or b"") == self.token:
+                    self.redis.pexpire(self.key, self.ttl_ms)
+            except redis.RedisError as exc:
+                log.warning("lock heartbeat failed: %s", exc)
+
+    def release(self) -> None:
+        self._stop.set()
+        self.redis.eval(_RELEASE, 1, self.key, self.token)
+
+
+def drain(project: str) -> dict[str, Any]:
+    """The RQ job: run the project's queued training jobs, unless another worker is."""
+    settings = Settings.from_json(os.environ[SETTINGS_ENV])
+    stores = open_stores(settings)
+    client = connect(str(settings.redis_url))
+    current = get_current_job()
+    lock = _Lock(client, project, current.id if current else new_job_id(),
+                 settings.job_lock_ttl_s)
+    ran = []
+    while lock.try_acquire():
+        try:
+            while (raw := client.getdel(key("pending", project))) is not None:
+                record = JobRecord(**orjson.loads(raw))
+                lock.retoken(record.job_id)  # the lock names the job: status checks see it
+                ran.append(run_job(TrainingContext(settings, stores), record).job_id)
+        finally:
+            lock.release()
+        if not client.exists(key("pending", project)):
+            break  # looked after releasing: a job queued meanwhile is not stranded
+    return {"ran": ran}
+
+
+def on_horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
+    """RQ calls this in the worker when a work-horse dies (e.g. SIGKILL) mid-job."""
+    settings = Settings.from_json(os.environ[SETTINGS_ENV])
+    stores = open_stores(settings)
+    project = str(job.args[0])
+    client = connect(str(settings.redis_url))
+    holder = client.get(key("lock", project))
+    reason = f"the worker process was killed (wait status {ret_val})"
+    if os.WIFSIGNALED(ret_val):
+        reason = f"the worker process was killed by signal {os.WTERMSIG(ret_val)}"
+    try:
+        record = stores.jobs.get(text(holder)) if holder else stores.jobs.get(job.id)
+    except StoreUnavailable:
+        return
+    if record.state in ("running", "queued"):
+        if record.version:
+            fail_version(stores, record, reason)
+        stores.jobs.put(record.update(state="failed", ended=time.time(), error=reason))
+    if holder:
+        client.eval(_RELEASE, 1, key("lock", project), text(holder))
+    pending = client.get(key("pending", project))
+    if pending:  # queued behind the dead job: start it now
+        RQQueue(settings, stores.jobs)._enqueue(JobRecord(**orjson.loads(pending)))
+    log.error("training job %s of project %s failed: %s", record.job_id, project, reason)
+
+
+def run_worker(settings: Settings, burst: bool = False) -> None:
+    """``labelloop worker``: run training jobs from Redis until stopped."""
+    os.environ[SETTINGS_ENV] = settings.to_json()  # read by drain() in each work-horse
+    client = connect(str(settings.redis_url))
+    worker = Worker([Queue(QUEUE, connection=client)], connection=client,
+                    work_horse_killed_handler=on_horse_killed)
+    worker.work(burst=burst, logging_level=settings.log_level.upper())
