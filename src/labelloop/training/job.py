@@ -48,6 +48,9 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
         tasks, source = _training_tasks(ctx, record, info)
         if not tasks:
             raise TrainingError(f"project {record.project} has no annotations to train on")
+        # Imported here, before the fork: the fit child inherits it instead of paying the
+        # import (sklearn...) each time, and a broken script fails before any folder exists.
+        load_model_class(find_model_script(ctx.settings.backend_dir))
         version, workdir = ctx.stores.versions.create(record.project)
         record = record.update(version=version, source=source)
         ctx.stores.jobs.put(record)
