@@ -94,11 +94,19 @@ class Backend:
 
     def rss(self) -> int:
         """Resident memory of the server and its workers (not the training runners)."""
-        proc = psutil.Process(self.proc.pid)
-        procs = [proc] + [c for c in proc.children(recursive=True)
-                          if "local_runner" not in " ".join(c.cmdline())
-                          and "multiprocessing" not in " ".join(c.cmdline())]
-        return sum(p.memory_info().rss for p in procs if p.is_running())
+        total = 0
+        try:
+            proc = psutil.Process(self.proc.pid)
+            procs = [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            return 0
+        for p in procs:
+            try:
+                if "local_runner" not in " ".join(p.cmdline()):
+                    total += p.memory_info().rss
+            except psutil.Error:  # exited while we looked
+                continue
+        return total
 
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)

@@ -116,3 +116,25 @@ def test_wsgi_script_runs_the_same_server(tmp_path: Path) -> None:
         out = proc.communicate(timeout=10)[0]
     assert '"GET /health HTTP/1.1" 200' in out  # --debug logs every request
     assert "DEBUG labelloop.backend: setup project=1" in out
+
+
+def test_several_workers_check_the_script_first_then_serve(tmp_path: Path) -> None:
+    be = tmp_path / "be"
+    run("init", str(be), "--script", str(MODELS / "echo_model.py"))
+    (be / "echo_model.py").write_text("raise SystemError('broken on purpose')\n")
+    result = run("start", str(be), "--workers", "2", "--port", str(free_port()))
+    assert result.returncode != 0 and "broken on purpose" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    good = tmp_path / "good"
+    run("init", str(good), "--script", str(MODELS / "echo_model.py"))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "labelloop.cli.main", "start", str(good),
+                             "--workers", "2", "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        health = wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/health").json())
+        assert health["model_class"] == "EchoModel"
+    finally:
+        proc.terminate()
+        proc.wait(15)

@@ -177,3 +177,18 @@ def test_other_actions_are_acknowledged_without_training(
     server = start_server(echo_backend)
     resp = server.client.post("/webhook", json={"action": action, "project": {"id": 3}})
     assert resp.status_code == 200 and resp.json()["training"] is False
+
+
+def test_one_lingering_runner_trains_consecutive_jobs_then_exits_with_the_server(
+        echo_backend: Path, start_server: Callable[..., Server], tmp_path: Path) -> None:
+    server = start_server(echo_backend)
+    versions = [setup(server)]
+    for ann in (1, 2):
+        server.client.post("/webhook", json=annotation_event(ann, ann, "好", "积极"))
+        versions.append(wait_until(lambda: (v := setup(server)) not in versions and v))
+    log = tmp_path / "models" / "1" / ".jobs" / "runner.log"
+    assert server.client.get("/is_training", params={"project": "1"}).json()[
+        "is_training"] is False  # lingering is not training
+    server.stop()
+    wait_until(lambda: "ran 2 job(s)" in log.read_text(), timeout=10)
+    assert log.read_text().count("ran ") == 1  # one process ran both jobs

@@ -37,6 +37,8 @@ _ENV: dict[str, tuple[str, ...]] = {
     "train_on_annotation": ("LABELLOOP_TRAIN_ON_ANNOTATION",),
     "model_cache_size": ("LABELLOOP_MODEL_CACHE_SIZE",),
     "job_lock_ttl_s": ("LABELLOOP_JOB_LOCK_TTL",),
+    "predict_chunk": ("LABELLOOP_PREDICT_CHUNK",),
+    "runner_linger_s": ("LABELLOOP_RUNNER_LINGER",),
 }
 
 SETTINGS_ENV = "LABELLOOP_SETTINGS_JSON"
@@ -63,6 +65,8 @@ class Settings:
     train_on_annotation: bool = True
     model_cache_size: int = 8
     job_lock_ttl_s: int = 30  # Redis mode: how soon a dead worker's project lock expires
+    predict_chunk: int = 1000  # tasks per predict() call; bounds the model's working memory
+    runner_linger_s: float = 30.0  # local mode: a runner waits this long for the next job
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -116,6 +120,8 @@ def _coerce_one(name: str, type_name: str, value: Any) -> Any:
             return Path(value).resolve()
         if type_name == "int":
             return int(value)
+        if type_name == "float":
+            return float(value)
         if type_name == "bool":
             return _to_bool(value)
     except ValueError as exc:

@@ -125,7 +125,11 @@ class Backend:
         if not tasks:
             return {"results": [], "model_version": model_version}
         started = time.perf_counter()
-        results = _stamp(self._call_predict(model, list(tasks), context), model_version)
+        chunk = self.settings.predict_chunk if self.settings.predict_chunk > 0 else len(tasks)
+        results = []
+        for i in range(0, len(tasks), chunk):  # bounded memory for 50,000-task batches
+            results += self._call_predict(model, list(tasks[i:i + chunk]), context)
+        results = _stamp(results, model_version)
         log.debug("predict project=%s tasks=%d version=%s in %.1f ms", key, len(tasks),
                   model_version, (time.perf_counter() - started) * 1000)
         return {"results": results, "model_version": model_version}
@@ -174,7 +178,8 @@ class Backend:
         key = project_key(project)
         latest = self.stores.jobs.latest(key)
         pending = self.queue.pending(key)
-        running = self.queue.is_running(key)
+        # The record says a job runs; the lock says its runner is alive (not killed).
+        running = bool(latest and latest.state == "running" and self.queue.is_running(key))
         return {"is_training": running or pending is not None, "running": running,
                 "queued": pending.to_dict() if pending else None,
                 "latest": latest.to_dict() if latest else None}

@@ -85,6 +85,16 @@ def serve(settings: Settings) -> None:
 
     level = "DEBUG" if settings.debug else settings.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    common: dict[str, Any] = {"host": settings.host, "port": settings.port,
+                              "log_level": level.lower(), "access_log": settings.debug}
+    if settings.workers > 1:
+        # Check the script in a throw-away process: the supervisor stays small.
+        check_script(settings.backend_dir)
+        os.environ[SETTINGS_ENV] = settings.to_json()
+        logging.getLogger("labelloop").info("starting %d server processes", settings.workers)
+        uvicorn.run("labelloop.server.app:app_from_env", factory=True,
+                    workers=settings.workers, **common)
+        return
     app = create_app(settings)  # loads the model script now: errors show before serving
     backend = app.state.backend
     mode = f"{backend.stores.mode} mode"
@@ -94,14 +104,21 @@ def serve(settings: Settings) -> None:
     logging.getLogger("labelloop").info(
         "serving %s in %s from %s, versions in %s", backend.model_class.__name__,
         mode, settings.backend_dir, settings.model_dir)
-    common: dict[str, Any] = {"host": settings.host, "port": settings.port,
-                              "log_level": level.lower(), "access_log": settings.debug}
-    if settings.workers > 1:
-        os.environ[SETTINGS_ENV] = settings.to_json()
-        uvicorn.run("labelloop.server.app:app_from_env", factory=True,
-                    workers=settings.workers, **common)
-    else:
-        uvicorn.run(app, **common)
+    uvicorn.run(app, **common)
+
+
+def check_script(backend_dir: Path) -> None:
+    """Import the model script in a subprocess; raise its error message if it fails."""
+    import subprocess
+
+    code = ("import sys\nfrom labelloop.errors import LabelloopError\n"
+            "from labelloop.sdk.script import find_model_script, load_model_class\n"
+            "try:\n    load_model_class(find_model_script(sys.argv[1]))\n"
+            "except LabelloopError as e:\n    sys.exit(e.message)\n")
+    result = subprocess.run([sys.executable, "-c", code, str(backend_dir)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise click.ClickException(result.stderr.strip().splitlines()[-1])
 
 
 @cli.command()

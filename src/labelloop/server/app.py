@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from labelloop import __version__
+from labelloop.backend.memory import LARGE_BATCH, release_memory
 from labelloop.backend.service import Backend
 from labelloop.errors import InvalidField, LabelloopError, ModelError
 from labelloop.server.middleware import AuthGuard, BodyLimit
@@ -118,7 +119,11 @@ def _install_routes(app: FastAPI, backend: Backend) -> None:  # noqa: C901 - one
             raise InvalidField("params.context", "must be an object or null")
         result = await run_in_threadpool(backend.predict, req.project, req.tasks,
                                          req.label_config, context)
-        return await run_in_threadpool(json_response, result)
+        response = await run_in_threadpool(json_response, result)
+        if len(req.tasks) >= LARGE_BATCH:
+            del req, result  # drop the batch before trimming the heap
+            await run_in_threadpool(release_memory)
+        return response
 
     @app.post("/webhook", openapi_extra=_body(WebhookRequest))
     async def webhook(request: Request) -> Response:

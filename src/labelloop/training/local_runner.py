@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 
 from labelloop.settings import SETTINGS_ENV, Settings
 from labelloop.store.bundle import open_stores
@@ -18,18 +19,33 @@ from labelloop.training.local_queue import LOCK, PENDING, claim_pending, try_loc
 
 
 def run_pending(ctx: TrainingContext, project: str) -> int:
-    """Run the project's queued jobs while holding its lock; returns how many ran."""
+    """Run the project's queued jobs while holding its lock; returns how many ran.
+
+    After the last job the runner lingers (``runner_linger_s``), still holding the lock,
+    so the next annotation trains at once, without a new process importing the model.
+    It stops lingering as soon as the server that started it is gone.
+    """
     folder = ctx.settings.model_dir / project / JOBS_DIR
     folder.mkdir(parents=True, exist_ok=True)
+    parent = os.getppid()
     ran = 0
     while True:
         lock = try_lock(folder / LOCK)
         if lock is None:
             return ran  # another runner holds the project and will see what is pending
         try:
-            while (record := claim_pending(folder)) is not None:
-                run_job(ctx, record)
-                ran += 1
+            idle_since = time.monotonic()
+            while True:
+                record = claim_pending(folder)
+                if record is not None:
+                    run_job(ctx, record)
+                    ran += 1
+                    idle_since = time.monotonic()
+                elif (time.monotonic() - idle_since >= ctx.settings.runner_linger_s
+                      or os.getppid() != parent):
+                    break
+                else:
+                    time.sleep(0.05)
         finally:
             lock.close()
         if not (folder / PENDING).exists():
