@@ -61,11 +61,24 @@ def make_backend(folder: Path, script: Path) -> Path:
     return folder
 
 
+def file_size_limit(limit: int | None) -> Callable[[], None] | None:
+    """Cap the size of files a process may write: a full disk, as seen by write()."""
+    if limit is None:
+        return None
+
+    def apply() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
 class Server:
     """``labelloop start`` in a subprocess, reached over real HTTP."""
 
     def __init__(self, backend_dir: Path, model_dir: Path, env: dict[str, str] | None = None,
-                 args: list[str] | None = None) -> None:
+                 args: list[str] | None = None, max_file_bytes: int | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.model_dir = model_dir
@@ -76,7 +89,8 @@ class Server:
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                          env={**os.environ, **(env or {})},
-                                         start_new_session=True)
+                                         start_new_session=True,
+                                         preexec_fn=file_size_limit(max_file_bytes))
         self.client = httpx.Client(base_url=self.url, timeout=60)
         wait_until(self._up, timeout=30)
 

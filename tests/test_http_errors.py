@@ -50,7 +50,6 @@ def body(tasks: Any = None, **kw: Any) -> dict[str, Any]:
      "annotation.id"),
     ("/webhook", {"action": "ANNOTATIONS_DELETED", "project": {"id": 1}}, 422, "annotations"),
     ("/train", {"project": "1"}, 422, "annotations"),
-    ("/job_status", {"job_id": "../../x"}, 422, "job_id"),
 ])
 def test_bad_requests_name_the_field(echo_server: Server, path: str, payload: Any,
                                      status: int, field: str) -> None:
@@ -70,6 +69,10 @@ def test_missing_query_parameters_and_unknown_job(echo_server: Server) -> None:
     assert resp.status_code == 422 and resp.json()["field"] == "project"
     resp = echo_server.client.get("/job_status", params={"job_id": "0" * 32})
     assert resp.status_code == 404 and resp.json()["error"] == "not_found"
+    resp = echo_server.client.get("/job_status", params={"job_id": "../../etc/passwd"})
+    assert resp.status_code == 422 and resp.json()["field"] == "job_id"
+    resp = echo_server.client.get("/is_training", params={"project": "../x"})
+    assert resp.status_code == 422 and resp.json()["field"] == "project"
 
 
 def test_nothing_is_written_for_a_hostile_project_id(echo_server: Server, tmp_path: Path) -> None:

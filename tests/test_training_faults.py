@@ -105,6 +105,9 @@ def test_killing_the_whole_runner_leaves_an_incomplete_folder(
         deployment.start_worker(echo_backend, env)
     server.client.post("/webhook", json=annotation_event(3, 3, "很好", "积极"))
     wait_until(lambda: setup(server) not in (v1, f"EchoModel-{folder.name}"), timeout=30)
+    # ...and, holding the project lock, marks the abandoned folder failed.
+    swept = json.loads((folder / "job_result.json").read_text())
+    assert swept["status"] == "error" and swept["error"].startswith("abandoned")
 
 
 def test_a_fit_that_raises_keeps_the_previous_version(

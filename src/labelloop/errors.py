@@ -52,8 +52,8 @@ class InvalidProjectId(InvalidField):
     def __init__(self, value: object, field: str = "project") -> None:
         super().__init__(
             field,
-            f"{value!r} is not a valid project id (letters, digits, '_', '-' and '.', "
-            "at most 128 characters, not starting with '.')",
+            f"{value!r} is not a valid project id (words of letters, digits and '_' "
+            "joined by single '.' or '-', at most 128 characters)",
         )
 
 

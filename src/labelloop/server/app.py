@@ -24,8 +24,9 @@ from labelloop.errors import InvalidField, LabelloopError, ModelError
 from labelloop.server.middleware import AuthGuard, BodyLimit
 from labelloop.server.schemas import (
     ErrorBody,
-    JobStatusRequest,
+    JobId,
     PredictRequest,
+    ProjectQuery,
     SetupRequest,
     TrainRequest,
     WebhookRequest,
@@ -58,8 +59,18 @@ async def parse(request: Request, model: type[M]) -> M:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-        raise InvalidField(where.lstrip(".") or "body", err["msg"]) from exc
+        raise InvalidField(field_path(err["loc"]), err["msg"]) from exc
+
+
+_UNION_TAGS = {"str", "int", "float", "bool", "dict", "list"}
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """``("tasks", 0, "data")`` -> ``tasks[0].data``, without pydantic's union-member tags."""
+    parts = [p for p in loc if isinstance(p, int)
+             or (p.isidentifier() and p not in _UNION_TAGS)]
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+    return path.lstrip(".") or "body"
 
 
 def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
@@ -135,7 +146,7 @@ def _install_routes(app: FastAPI, backend: Backend) -> None:  # noqa: C901 - one
         return json_response(await run_in_threadpool(backend.webhook, payload))
 
     @app.get("/versions")
-    async def versions(project: str | None = None) -> Response:
+    async def versions(project: ProjectQuery | None = None) -> Response:
         return json_response(await run_in_threadpool(backend.versions, project))
 
     @app.post("/train", openapi_extra=_body(TrainRequest), summary="Legacy training request")
@@ -145,17 +156,12 @@ def _install_routes(app: FastAPI, backend: Backend) -> None:  # noqa: C901 - one
             backend.train_legacy, req.project, req.annotations, req.label_config))
 
     @app.get("/is_training")
-    async def is_training(project: str) -> Response:
+    async def is_training(project: ProjectQuery) -> Response:
         return json_response(await run_in_threadpool(backend.is_training, project))
 
     @app.get("/job_status")
-    async def job_status_get(job_id: str) -> Response:
+    async def job_status(job_id: JobId) -> Response:
         return json_response(await run_in_threadpool(backend.job_status, job_id))
-
-    @app.post("/job_status", openapi_extra=_body(JobStatusRequest))
-    async def job_status_post(request: Request) -> Response:
-        req = await parse(request, JobStatusRequest)
-        return json_response(await run_in_threadpool(backend.job_status, req.job_id))
 
 
 def app_from_env() -> FastAPI:

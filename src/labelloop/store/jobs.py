@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from labelloop.errors import InvalidField, NotFound
-from labelloop.store.atomic import read_json, write_json_atomic
+from labelloop.store.atomic import disk_guarded, read_json, write_json_atomic
 
-_JOB_ID = re.compile(r"[0-9a-f]{32}")
+JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
+_JOB_ID = re.compile(JOB_ID_PATTERN)
 JOBS_DIR = ".jobs"
 
 
@@ -57,6 +58,7 @@ class FileJobStore:
     def __init__(self, model_dir: Path) -> None:
         self.model_dir = model_dir
 
+    @disk_guarded
     def put(self, record: JobRecord) -> None:
         folder = self.model_dir / record.project / JOBS_DIR
         write_json_atomic(folder / f"{record.job_id}.json", record.to_dict(), durable=False)

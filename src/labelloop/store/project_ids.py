@@ -17,7 +17,10 @@ import re
 
 from labelloop.errors import InvalidProjectId
 
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# Words of letters, digits and '_' joined by single '.' or '-': no '..', no leading '.'.
+PROJECT_PATTERN = r"^[A-Za-z0-9_]+([.-][A-Za-z0-9_]+)*$"
+MAX_PROJECT_LENGTH = 128
+_NAME = re.compile(PROJECT_PATTERN)
 _LS_UID = re.compile(r"(\d+)\.\d+")
 
 
@@ -34,10 +37,6 @@ def project_key(value: object, field: str = "project") -> str:
     uid = _LS_UID.fullmatch(value)
     if uid:
         return uid.group(1)
-    if not _NAME.fullmatch(value) or ".." in value:
+    if not _NAME.fullmatch(value) or len(value) > MAX_PROJECT_LENGTH:
         raise InvalidProjectId(value, field)
     return value
-
-
-def is_project_key(name: str) -> bool:
-    return bool(_NAME.fullmatch(name)) and ".." not in name and not _LS_UID.fullmatch(name)

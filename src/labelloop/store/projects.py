@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from labelloop.store.atomic import read_json, write_json_atomic
+from labelloop.store.atomic import disk_guarded, read_json, write_json_atomic
 
 PROJECT_FILE = ".project.json"
 
@@ -36,6 +36,7 @@ class FileProjectRegistry:
     def __init__(self, model_dir: Path) -> None:
         self.model_dir = model_dir
 
+    @disk_guarded
     def save(self, project: str, info: ProjectInfo) -> None:
         path = self.model_dir / project / PROJECT_FILE
         if self.get(project) == info:  # /setup repeats on every LS page load: skip the write

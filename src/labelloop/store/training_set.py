@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from labelloop.errors import InvalidField
-from labelloop.store.atomic import read_json, write_json_atomic
+from labelloop.store.atomic import disk_guarded, read_json, write_json_atomic
 
 ANNOTATIONS_DIR = ".annotations"
 
@@ -67,11 +67,13 @@ class FileTrainingSetStore:
     def _dir(self, project: str) -> Path:
         return self.model_dir / project / ANNOTATIONS_DIR
 
+    @disk_guarded
     def upsert(self, project: str, annotation: dict[str, Any], task: dict[str, Any]) -> None:
         ann_id = annotation_id(annotation.get("id"))
         entry = {"annotation": annotation, "task": slim_task(task)}
         write_json_atomic(self._dir(project) / f"{ann_id}.json", entry)
 
+    @disk_guarded
     def delete(self, project: str, annotation_ids: list[str]) -> int:
         removed = 0
         for ann_id in annotation_ids:
@@ -80,6 +82,7 @@ class FileTrainingSetStore:
                 removed += 1
         return removed
 
+    @disk_guarded
     def replace(self, project: str, tasks: list[dict[str, Any]]) -> None:
         """Make the stored set equal to ``tasks`` (e.g. an export fetched from Label Studio)."""
         pairs = task_entries(tasks)

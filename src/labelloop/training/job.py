@@ -7,6 +7,7 @@ the failure, and the previous version keeps serving.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import multiprocessing
@@ -37,10 +38,14 @@ class TrainingContext:
 
 
 def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
-    """Run ``record``'s job to the end; returns the finished or failed record."""
+    """Run ``record``'s job to the end; returns the finished or failed record.
+
+    The caller holds the project's run lock, so no other job of the project is running.
+    """
     record = record.update(state="running", started=time.time())
     ctx.stores.jobs.put(record)
     try:
+        sweep_abandoned(ctx.stores, record.project)
         info = ctx.stores.registry.get(record.project)
         if info is None:
             raise TrainingError(f"project {record.project} has no label config yet: "
@@ -58,6 +63,13 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
     except LabelloopError as exc:
         log.error("training job %s failed: %s", record.job_id, exc.message)
         record = record.update(state="failed", ended=time.time(), error=exc.message)
+    except OSError as exc:  # disk full, unwritable model dir...: fail cleanly, keep serving
+        message = f"cannot write the new version: {exc}"
+        log.error("training job %s failed: %s", record.job_id, message)
+        record = record.update(state="failed", ended=time.time(), error=message)
+        with contextlib.suppress(OSError, LabelloopError):
+            if record.version:
+                fail_version(ctx.stores, record.project, record.version, record.job_id, message)
     else:
         record = record.update(state="finished", ended=time.time())
     ctx.stores.jobs.put(record)
@@ -98,19 +110,31 @@ def _fit_in_child(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
         reason = f"the training process died (exit code {child.exitcode})"
         if child.exitcode is not None and child.exitcode < 0:
             reason = f"the training process was killed by signal {-child.exitcode}"
-        fail_version(ctx.stores, record, reason, started)
+        fail_version(ctx.stores, record.project, record.version, record.job_id, reason, started)
         raise TrainingError(reason)
     raise TrainingError(str(result.job_result.get("error", "training failed")))
 
 
-def fail_version(stores: Stores, record: JobRecord, reason: str,
-                 started: float | None = None) -> None:
-    """Mark a job's version folder failed, unless it already holds a result."""
-    assert record.version is not None
-    info = stores.versions.get(record.project, record.version)
+def sweep_abandoned(stores: Stores, project: str) -> None:
+    """Mark failed the version folders whose job died without a word (a SIGKILLed runner).
+
+    Safe only under the project's run lock: then no job of the project is still writing.
+    """
+    for info in stores.versions.history(project):
+        if info.status == "incomplete":
+            fail_version(stores, project, info.version, None,
+                         "abandoned: the training process died")
+            log.warning("marked abandoned version %s of project %s failed", info.version,
+                        project)
+
+
+def fail_version(stores: Stores, project: str, version: str, job_id: str | None,
+                 reason: str, started: float | None = None) -> None:
+    """Mark a version folder failed, unless it already holds a result."""
+    info = stores.versions.get(project, version)
     if info.job_result is None:
-        stores.versions.finish(record.project, record.version, _job_result(
-            record, info.path, started or record.started or time.time(), error=reason))
+        stores.versions.finish(project, version, _job_result(
+            project, version, info.path, job_id, started or time.time(), error=reason))
 
 
 def _die_with_parent(parent: int) -> None:
@@ -141,23 +165,27 @@ def _fit_and_finish(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
             raise TrainingError(f"{model_cls.__name__}.fit() returned "
                                 f"{type(train_output).__name__}, not a dict")
         orjson.dumps(train_output)  # must be JSON-serialisable before it is recorded
-        result = _job_result(record, workdir, started, train_output=train_output)
-    except BaseException as exc:
-        (workdir / "error.log").write_text(traceback.format_exc())
-        result = _job_result(record, workdir, started, error=f"{type(exc).__name__}: {exc}")
+        result = _job_result(record.project, record.version, workdir, record.job_id, started,
+                             train_output=train_output)
+    except BaseException as exc:  # any failure of user code is recorded, never raised
+        with contextlib.suppress(OSError):
+            (workdir / "error.log").write_text(traceback.format_exc())
+        result = _job_result(record.project, record.version, workdir, record.job_id, started,
+                             error=f"{type(exc).__name__}: {exc}")
     ctx.stores.versions.finish(record.project, record.version, result)
 
 
-def _job_result(record: JobRecord, workdir: Path, started: float, *,
-                train_output: dict[str, Any] | None = None,
+def _job_result(project: str, version: str, workdir: Path, job_id: str | None,
+                started: float, *, train_output: dict[str, Any] | None = None,
                 error: str | None = None) -> dict[str, Any]:
+    """The founding ``job_result.json``; failures add ``error``."""
     result: dict[str, Any] = {
         "status": "ok" if error is None else "error",
         "train_output": train_output,
-        "project": record.project,
+        "project": project,
         "workdir": str(workdir),
-        "version": record.version,
-        "job_id": record.job_id,
+        "version": version,
+        "job_id": job_id,
         "time": round(time.time() - started, 3),
     }
     if error is not None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from labelloop.settings import SETTINGS_ENV, Settings
-from labelloop.store.atomic import read_json, write_json_atomic
+from labelloop.store.atomic import disk_guarded, read_json, write_json_atomic
 from labelloop.store.jobs import JOBS_DIR, JobRecord, JobStore, new_job_id
 
 PENDING = "pending.json"
@@ -44,6 +44,7 @@ class LocalQueue:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
+    @disk_guarded
     def schedule(self, project: str, source: str) -> JobRecord:
         """Queue a job (or join the queued one) and return its record."""
         folder = self._dir(project)

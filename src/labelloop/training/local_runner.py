@@ -10,12 +10,15 @@ import os
 import sys
 import time
 
+from labelloop.errors import LabelloopError
 from labelloop.settings import SETTINGS_ENV, Settings
 from labelloop.store.bundle import open_stores
 from labelloop.store.jobs import JOBS_DIR
 from labelloop.store.project_ids import project_key
 from labelloop.training.job import TrainingContext, run_job
 from labelloop.training.local_queue import LOCK, PENDING, claim_pending, try_lock
+
+log = logging.getLogger("labelloop.training")
 
 
 def run_pending(ctx: TrainingContext, project: str) -> int:
@@ -38,7 +41,10 @@ def run_pending(ctx: TrainingContext, project: str) -> int:
             while True:
                 record = claim_pending(folder)
                 if record is not None:
-                    run_job(ctx, record)
+                    try:
+                        run_job(ctx, record)
+                    except LabelloopError as exc:  # e.g. the job record could not be saved
+                        log.error("job %s: %s", record.job_id, exc.message)
                     ran += 1
                     idle_since = time.monotonic()
                 elif (time.monotonic() - idle_since >= ctx.settings.runner_linger_s
@@ -58,7 +64,7 @@ def main(argv: list[str]) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     project = project_key(argv[0])
     ran = run_pending(TrainingContext(settings, open_stores(settings)), project)
-    logging.getLogger("labelloop.training").info("runner for %s ran %d job(s)", project, ran)
+    log.info("runner for %s ran %d job(s)", project, ran)
     return 0
 
 

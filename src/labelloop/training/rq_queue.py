@@ -29,7 +29,7 @@ from rq import Queue, Worker, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from labelloop.errors import StoreUnavailable
+from labelloop.errors import LabelloopError
 from labelloop.settings import SETTINGS_ENV, Settings
 from labelloop.store.bundle import open_stores
 from labelloop.store.jobs import JobRecord, JobStore, new_job_id
@@ -148,22 +148,31 @@ def drain(project: str) -> dict[str, Any]:
 
 
 def on_horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
-    """RQ calls this in the worker when a work-horse dies (e.g. SIGKILL) mid-job."""
+    """RQ calls this in the worker when a work-horse dies (e.g. SIGKILL) mid-job.
+
+    It must never raise (RQ would stop the worker). If Redis is down too, the record is
+    reported failed once the dead job's lock expires, and the next job of the project
+    marks the folder failed.
+    """
+    reason = f"the worker process was killed (wait status {ret_val})"
+    if os.WIFSIGNALED(ret_val):
+        reason = f"the worker process was killed by signal {os.WTERMSIG(ret_val)}"
+    try:
+        _record_killed(job, reason)
+    except (redis.RedisError, LabelloopError, OSError) as exc:
+        log.error("could not record the death of job %s (%s): %s", job.id, reason, exc)
+
+
+def _record_killed(job: Job, reason: str) -> None:
     settings = Settings.from_json(os.environ[SETTINGS_ENV])
     stores = open_stores(settings)
     project = str(job.args[0])
     client = connect(str(settings.redis_url))
     holder = client.get(key("lock", project))
-    reason = f"the worker process was killed (wait status {ret_val})"
-    if os.WIFSIGNALED(ret_val):
-        reason = f"the worker process was killed by signal {os.WTERMSIG(ret_val)}"
-    try:
-        record = stores.jobs.get(text(holder)) if holder else stores.jobs.get(job.id)
-    except StoreUnavailable:
-        return
+    record = stores.jobs.get(text(holder)) if holder else stores.jobs.get(job.id)
     if record.state in ("running", "queued"):
         if record.version:
-            fail_version(stores, record, reason)
+            fail_version(stores, project, record.version, record.job_id, reason)
         stores.jobs.put(record.update(state="failed", ended=time.time(), error=reason))
     if holder:
         client.eval(_RELEASE, 1, key("lock", project), text(holder))
@@ -174,9 +183,21 @@ def on_horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
 
 
 def run_worker(settings: Settings, burst: bool = False) -> None:
-    """``labelloop worker``: run training jobs from Redis until stopped."""
+    """``labelloop worker``: run training jobs from Redis until stopped.
+
+    RQ retries a lost Redis only while idle; mid-job it gives up. Then we start a new RQ
+    worker (with backoff) instead of exiting: a Redis restart must not stop training.
+    """
     os.environ[SETTINGS_ENV] = settings.to_json()  # read by drain() in each work-horse
     client = connect(str(settings.redis_url))
-    worker = Worker([Queue(QUEUE, connection=client)], connection=client,
-                    work_horse_killed_handler=on_horse_killed)
-    worker.work(burst=burst, logging_level=settings.log_level.upper())
+    delay = 1.0
+    while True:
+        try:  # Worker() talks to Redis too
+            worker = Worker([Queue(QUEUE, connection=client)], connection=client,
+                            work_horse_killed_handler=on_horse_killed)
+            worker.work(burst=burst, logging_level=settings.log_level.upper())
+            return
+        except redis.RedisError as exc:
+            log.error("lost Redis (%s); starting a new worker in %.0f s", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
