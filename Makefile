@@ -34,6 +34,7 @@ typecheck: venv
 check: lint typecheck test
 
 bench: venv
+	$(PY) bench/serve.py
 	$(PY) bench/accuracy.py
 
 ## Label Studio 1.23.2 in its own virtualenv (it pins Django and friends).
