@@ -193,12 +193,15 @@ config_opt = click.option("--label-config", "config_file",
                           help="label config XML [default: the project's, from /setup]")
 
 
+def offline_options(func: F) -> F:
+    """The options `train` and `predict` share."""
+    for option in (model_dir_opt, config_opt, project_opt, tasks_opt, backend_dir):
+        func = option(func)
+    return func
+
+
 @cli.command()
-@backend_dir
-@tasks_opt
-@project_opt
-@config_opt
-@model_dir_opt
+@offline_options
 @friendly
 def train(backend_dir: Path, tasks_file: Path, project: str, config_file: Path | None,
           model_dir: Path | None) -> None:
@@ -213,11 +216,7 @@ def train(backend_dir: Path, tasks_file: Path, project: str, config_file: Path |
 
 
 @cli.command()
-@backend_dir
-@tasks_opt
-@project_opt
-@config_opt
-@model_dir_opt
+@offline_options
 @friendly
 def predict(backend_dir: Path, tasks_file: Path, project: str, config_file: Path | None,
             model_dir: Path | None) -> None:
