@@ -27,6 +27,15 @@ TEXT_CONFIG = ('<View><Text name="text" value="$text"/>'
                '<Choice value="消极"/><Choice value="中性"/></Choices></View>')
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print how long the end-to-end suite took, Label Studio's start-up included."""
+    total = sum(r.duration for key in ("passed", "failed", "error", "")
+                for r in terminalreporter.stats.get(key, [])
+                if hasattr(r, "duration") and "/e2e/" in getattr(r, "nodeid", ""))
+    if total:
+        terminalreporter.write_line(f"e2e suite wall time: {total:.1f} s")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,20 +11,25 @@ from conftest import Server, annotation_event, wait_until
 from test_http import predict, setup
 
 LIMIT = 32 * 1024
+START = {"action": "START_TRAINING", "project": {"id": 1}}
 
 
 def test_disk_full_during_training_fails_cleanly(echo_backend: Path,
                                                  start_server: Callable[..., Server],
                                                  tmp_path: Path) -> None:
-    server = start_server(echo_backend, max_file_bytes=LIMIT)
+    # One job per START_TRAINING, so the test knows which job meets the full disk.
+    server = start_server(echo_backend, max_file_bytes=LIMIT,
+                          env={"LABELLOOP_TRAIN_ON_ANNOTATION": "false"})
     untrained = setup(server)
     server.client.post("/webhook", json=annotation_event(1, 1, "好", "积极"))
+    server.client.post("/webhook", json=START)
     v1 = wait_until(lambda: (v := setup(server)) != untrained and v, timeout=30)
 
     # 60 tasks of ~1 KiB: train_data.json outgrows what the "disk" takes.
     for i in range(2, 62):
         resp = server.client.post("/webhook", json=annotation_event(i, i, "很" * 400, "消极"))
         assert resp.status_code == 200
+    server.client.post("/webhook", json=START)
 
     def failed() -> dict[str, object] | None:
         job = server.client.get("/is_training", params={"project": "1"}).json()["latest"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import TEXT_CONFIG, Server
+from conftest import TEXT_CONFIG, Server, wait_until
 
 
 @pytest.fixture
@@ -94,6 +94,10 @@ def test_a_broken_model_gives_a_clear_500(echo_server: Server, mode: str, needle
     assert resp.status_code == 500
     assert resp.json()["error"] == "model_error" and needle in resp.json()["message"]
     assert "Traceback" not in resp.text
+    if mode == "raise":  # the traceback goes to the server log, never to the client
+        log = wait_until(lambda: "Traceback" in echo_server.log.read_text()
+                         and echo_server.log.read_text())
+        assert "RuntimeError: the model exploded" in log
     (echo_server.control / "predict").unlink()  # type: ignore[attr-defined]
     assert echo_server.client.post("/predict", json=body()).status_code == 200
 

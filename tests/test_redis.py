@@ -45,7 +45,7 @@ def test_health_says_redis_mode(echo_backend: Path, redis_mode: Deployment) -> N
 
 def test_two_workers_train_projects_in_parallel_never_one_project_twice(
         echo_backend: Path, redis_mode: Deployment, control: Path) -> None:
-    (control / "fit_sleep").write_text("1.5")
+    (control / "fit_sleep").write_text("2.5")
     server = redis_mode.start(echo_backend, env={"ECHO_CONTROL": str(control)}, workers=2)
     for project in (1, 2):
         for i in range(3):

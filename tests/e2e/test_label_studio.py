@@ -102,9 +102,13 @@ def test_the_whole_loop(ls: StudioClient, ls_venv: Path, tmp_path: Path,
     opened = ls.call("GET", f"/api/tasks/{newest}")
     assert [p["model_version"] for p in opened["predictions"]] == [version]
 
-    # The model-version dropdown lists our versions.
+    # The model-version dropdown lists our versions, and so does the project's listing.
     listed = ls.call("GET", f"/api/ml/{ml['id']}/versions")["versions"]
     assert version in listed and listed[0] == version
+    known = ls.call("GET", f"/api/projects/{project}/model-versions/",
+                    params={"extended": "true", "include_live_models": "true"})
+    assert version in {v["model_version"] for v in known["static"]}
+    assert known["live"][0]["model_version"] == version
     print(f"\ne2e loop ({deployment.mode}): accuracy {accuracy:.3f} on {len(rest)} tasks, "
           f"{time.monotonic() - started:.1f}s")
 
