@@ -32,6 +32,13 @@ CLIENTS = 8
 
 def training_processes(dep: Deployment) -> list[psutil.Process]:
     """Runner / work-horse processes and their fit children (never the server)."""
+    try:
+        return _training_processes(dep)
+    except psutil.Error:  # one exited while we looked: try again next round
+        return []
+
+
+def _training_processes(dep: Deployment) -> list[psutil.Process]:
     roots = [psutil.Process(w.pid) for w in dep.workers if w.poll() is None]
     if not dep.workers:
         roots = [p for p in psutil.process_iter(["cmdline"])
