@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,6 @@ class Settings:
     job_lock_ttl_s: int = 30  # Redis mode: how soon a dead worker's project lock expires
     predict_chunk: int = 1000  # tasks per predict() call; bounds the model's working memory
     runner_linger_s: float = 30.0  # local mode: a runner waits this long for the next job
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -92,7 +91,6 @@ class Settings:
         data = dataclasses.asdict(self)
         data["backend_dir"] = str(self.backend_dir)
         data["model_dir"] = str(self.model_dir)
-        data["extra"] = dict(self.extra)
         return json.dumps(data)
 
     @classmethod

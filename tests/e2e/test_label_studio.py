@@ -13,6 +13,7 @@ import httpx
 from conftest import EXAMPLE, MODELS, Deployment, Server, make_backend, wait_until
 from labelloop.cli.studio import StudioClient
 from labelloop.examples.corpus import as_tasks, sentiment_corpus
+from labelloop.sdk.label_studio import LabelStudioClient
 
 from .conftest import validate_with_label_studio
 
@@ -25,6 +26,10 @@ ANNOTATED = 1000
 def choice(text: str, label: str) -> list[dict[str, Any]]:
     return [{"from_name": "sentiment", "to_name": "text", "type": "choices",
              "value": {"choices": [label]}}]
+
+
+def studio_token(ls: StudioClient) -> str:
+    return str(ls.http.headers["Authorization"]).split(" ", 1)[1]
 
 
 def current_version(ls: StudioClient, ml_id: int) -> str:
@@ -53,6 +58,11 @@ def test_the_whole_loop(ls: StudioClient, ls_venv: Path, tmp_path: Path,
     ls.import_tasks(project, [{"data": t["data"], "annotations": [
         {"result": t["annotations"][0]["result"]}]} for t in as_tasks(
             pairs[HELD_OUT:HELD_OUT + ANNOTATED])])
+
+    # The SDK's client reads the project back with the same kind of token /setup hands us.
+    raw = LabelStudioClient(str(ls.http.base_url), studio_token(ls)).fetch(
+        f"/api/projects/{project}")
+    assert json.loads(raw)["title"] == f"e2e 情感 ({deployment.mode})"
 
     ml = ls.connect_backend(project, text_server.url)
     assert ml["state"] == "CO" and ml["model_version"] == "SimpleTextClassifier-untrained"

@@ -13,7 +13,6 @@ from labelloop.settings import Settings
 from labelloop.store.bundle import open_stores
 from labelloop.store.jobs import JobRecord, new_job_id
 from labelloop.store.project_ids import project_key
-from labelloop.store.projects import ProjectInfo
 from labelloop.training.job import TrainingContext, run_job
 
 
@@ -56,6 +55,3 @@ def predict_offline(settings: Settings, project: str, tasks_file: Path,
     config = label_config_for(settings, key, config_file)
     return Backend.open(settings).predict(key, read_tasks(tasks_file), config)
 
-
-def register(settings: Settings, project: str, config: str) -> None:
-    open_stores(settings).registry.save(project_key(project), ProjectInfo(config))
