@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from labelloop import __version__
@@ -60,7 +61,9 @@ class Backend:
     # -- versions ---------------------------------------------------------------------
     def model_version(self, project: str) -> str:
         """The string Label Studio stores with predictions; the same in /setup and /predict."""
-        version = self.stores.versions.current_version(project)
+        return self.version_name(self.stores.versions.current_version(project))
+
+    def version_name(self, version: str | None) -> str:
         return f"{self.model_class.__name__}-{version or 'untrained'}"
 
     def versions(self, project: object | None = None) -> dict[str, Any]:
@@ -71,10 +74,8 @@ class Backend:
         for p in projects:
             infos = self.stores.versions.history(p)
             details[p] = [{"version": i.version, "status": i.status, "current": i.current,
-                           "model_version": f"{self.model_class.__name__}-{i.version}"}
-                          for i in infos]
-            names += [f"{self.model_class.__name__}-{i.version}" for i in reversed(infos)
-                      if i.status == "ok"]
+                           "model_version": self.version_name(i.version)} for i in infos]
+            names += [self.version_name(i.version) for i in reversed(infos) if i.status == "ok"]
         return {"versions": names, "projects": details}
 
     def rollback(self, project: object, version: str) -> dict[str, Any]:
@@ -108,20 +109,16 @@ class Backend:
                 label_config: str | None = None,
                 context: dict[str, Any] | None = None) -> dict[str, Any]:
         key = project_key(project)
-        try:
+        if not label_config:  # Label Studio always sends it; the CLI may not
             info = self.stores.registry.get(key)
-        except StoreUnavailable:
-            if not label_config:
-                raise
-            info = None  # the request carries the config: keep serving
-        xml = label_config or (info.label_config if info else None)
-        if not xml:
+            label_config = info.label_config if info else None
+        if not label_config:
             raise InvalidField("label_config", "is required (the project has not been set up)")
-        config = self._config(xml, "label_config")
+        config = self._config(label_config, "label_config")
         _check_task_data(config, tasks)
         version = self.stores.versions.current_version(key)
-        model = self._model(key, version, config, info)
-        model_version = f"{self.model_class.__name__}-{version or 'untrained'}"
+        model = self._model(key, version, config)
+        model_version = self.version_name(version)
         if not tasks:
             return {"results": [], "model_version": model_version}
         started = time.perf_counter()
@@ -164,9 +161,8 @@ class Backend:
         if label_config:
             self._config(label_config, "label_config")
             old = self.stores.registry.get(key)
-            self.stores.registry.save(key, ProjectInfo(
-                label_config, *(old.hostname, old.access_token, old.extra_params) if old
-                else (None, None, None)))
+            self.stores.registry.save(key, replace(old, label_config=label_config) if old
+                                      else ProjectInfo(label_config))
         self.stores.training_set.replace(key, annotations)
         job = self.queue.schedule(key, "webhooks")
         return {"status": "ok", "job": job.job_id}
@@ -188,13 +184,18 @@ class Backend:
     def _config(self, xml: str, field: str) -> LabelConfig:
         if not isinstance(xml, str):
             raise InvalidLabelConfig("must be a string", field)
-        try:
-            return self._configs.get_or_build(xml, lambda: parse_label_config(xml))
-        except InvalidLabelConfig as exc:
-            raise InvalidLabelConfig(exc.message.split(": ", 1)[-1], field) from exc
+        return self._configs.get_or_build(xml, lambda: parse_label_config(xml, field))
 
-    def _model(self, project: str, version: str | None, config: LabelConfig,
-               info: ProjectInfo | None) -> LabelStudioModel:
+    def _extra_params(self, project: str) -> dict[str, Any]:
+        try:
+            info = self.stores.registry.get(project)
+        except StoreUnavailable:
+            return {}  # the store is down: build with defaults rather than fail /predict
+        return dict(info.extra_params or {}) if info else {}
+
+    def _model(self, project: str, version: str | None,
+               config: LabelConfig) -> LabelStudioModel:
+        # Only a cache miss reads the registry and the version folder: not every request.
         def build() -> LabelStudioModel:
             train_output = (self.stores.versions.get(project, version).train_output
                             if version else None)
@@ -202,7 +203,7 @@ class Backend:
                      project, version or "untrained")
             try:
                 return self.model_class(config, train_output=train_output,
-                                        **((info.extra_params if info else None) or {}))
+                                        **self._extra_params(project))
             except LabelloopError:
                 raise  # e.g. the model refuses this label config: a clear 4xx
             except Exception as exc:

@@ -11,11 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from labelloop.cli.scaffold import init_backend
-from labelloop.cli.studio import LabelStudio, StudioClient, ensure_ls_venv, stop_process_group
-from labelloop.errors import LabelStudioError
+from labelloop.cli.studio import (
+    LabelStudio,
+    StudioClient,
+    ensure_ls_venv,
+    stop_process_group,
+    wait_healthy,
+)
 
 PROJECT_TITLE = "labelloop demo: 中文情感 / sentiment"
 CONFIG_FILE = Path(__file__).resolve().parent.parent / "examples" / "text_classification.xml"
@@ -54,16 +57,9 @@ def start_backend(backend_dir: Path, port: int, host: str) -> subprocess.Popen[b
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     log.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise LabelStudioError(f"the backend exited; see {backend_dir.parent / 'backend.log'}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise LabelStudioError("the backend did not start within 60 s")
+    wait_healthy(f"http://127.0.0.1:{port}", proc, 60, "the ML backend",
+                 backend_dir.parent / "backend.log")
+    return proc
 
 
 def prepare_project(client: StudioClient, backend_url: str) -> tuple[int, int]:

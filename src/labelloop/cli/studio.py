@@ -90,24 +90,31 @@ class LabelStudio:
         self._wait_up(timeout)
 
     def _wait_up(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                tail = (self.data_dir / "label-studio.log").read_text(errors="replace")[-1500:]
-                raise LabelStudioError(f"Label Studio exited during start-up:\n{tail}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise LabelStudioError(f"Label Studio did not answer on {self.url} within {timeout}s")
+        wait_healthy(self.url, self.proc, timeout, "Label Studio",
+                     self.data_dir / "label-studio.log")
 
     def stop(self) -> None:
         stop_process_group(self.proc)
 
     def client(self) -> StudioClient:
         return StudioClient(self.url, self.token)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, timeout: float, what: str,
+                 log: Path) -> None:
+    """Poll ``url``/health until it answers 200; fail if ``proc`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+            raise LabelStudioError(f"{what} exited during start-up (log: {log}):\n{tail}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise LabelStudioError(f"{what} did not answer on {url} within {timeout:.0f} s")
 
 
 def stop_process_group(proc: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:

@@ -90,26 +90,27 @@ class LabelConfig:
         return obj.data_key
 
 
-def parse_label_config(xml: str) -> LabelConfig:
-    """Parse and check a label config; raise :class:`InvalidLabelConfig` with the reason."""
+def parse_label_config(xml: str, field: str = "label_config") -> LabelConfig:
+    """Parse and check a label config; raise :class:`InvalidLabelConfig` naming ``field``."""
     if not isinstance(xml, str) or not xml.strip():
-        raise InvalidLabelConfig("must be a non-empty XML string")
+        raise InvalidLabelConfig("must be a non-empty XML string", field)
     if len(xml.encode()) > MAX_CONFIG_BYTES:
-        raise InvalidLabelConfig(f"is larger than {MAX_CONFIG_BYTES} bytes")
+        raise InvalidLabelConfig(f"is larger than {MAX_CONFIG_BYTES} bytes", field)
     try:
         root = fromstring(xml, forbid_dtd=True)
     except DefusedXmlException as exc:
-        raise InvalidLabelConfig(f"refused unsafe XML ({type(exc).__name__})") from exc
+        raise InvalidLabelConfig(f"refused unsafe XML ({type(exc).__name__})", field) from exc
     except ParseError as exc:
-        raise InvalidLabelConfig(f"is not well-formed XML: {exc}") from exc
+        raise InvalidLabelConfig(f"is not well-formed XML: {exc}", field) from exc
     if root.tag.lower() != "view":
-        raise InvalidLabelConfig(f"root tag must be <View>, not <{root.tag}>")
+        raise InvalidLabelConfig(f"root tag must be <View>, not <{root.tag}>", field)
     cfg = _collect(xml, root)
     names = {o.name for o in cfg.objects}
     for c in cfg.controls:
         missing = [n for n in c.to_name if n not in names]
         if missing:
-            raise InvalidLabelConfig(f"control {c.name!r} points to unknown toName {missing}")
+            raise InvalidLabelConfig(
+                f"control {c.name!r} points to unknown toName {missing}", field)
     return cfg
 
 
