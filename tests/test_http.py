@@ -195,8 +195,10 @@ def test_one_lingering_runner_trains_consecutive_jobs_then_exits_with_the_server
         server.client.post("/webhook", json=annotation_event(ann, ann, "好", "积极"))
         versions.append(wait_until(lambda: (v := setup(server)) not in versions and v))
     log = tmp_path / "models" / "1" / ".jobs" / "runner.log"
-    assert server.client.get("/is_training", params={"project": "1"}).json()[
-        "is_training"] is False  # lingering is not training
+    # The job finishes (its record) just after its version goes live; then the runner
+    # lingers for 30 s, and lingering is not training.
+    wait_until(lambda: server.client.get("/is_training", params={"project": "1"}).json()[
+        "is_training"] is False, timeout=10)
     server.stop()
     wait_until(lambda: "ran 2 job(s)" in log.read_text(), timeout=10)
     assert log.read_text().count("ran ") == 1  # one process ran both jobs
