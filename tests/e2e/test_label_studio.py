@@ -161,3 +161,33 @@ def test_ner_and_boxes_pass_label_studio_validation(
         [task] = ls.tasks(project)
         assert len(task["predictions"]) == 1, task
         assert not validate_with_label_studio(ls_venv, config, task["predictions"])
+
+
+def test_training_with_a_personal_access_token(
+        ls: StudioClient, tmp_path: Path, start_server: Callable[..., Server]) -> None:
+    """LABEL_STUDIO_API_KEY may be a personal access token (a JWT), LS 1.23's default kind."""
+    pat = str(ls.call("POST", "/api/token/")["token"])
+    assert pat.count(".") == 2, "not a JWT"
+    project = ls.create_project("e2e PAT", CONFIG)
+    annotated = as_tasks(sentiment_corpus(seed=5)[:60])
+    ls.import_tasks(project, [{"data": t["data"], "annotations": [
+        {"result": t["annotations"][0]["result"]}]} for t in annotated])
+    url = str(ls.http.base_url)
+    assert len(LabelStudioClient(url, pat).annotated_tasks(project)) == len(annotated)
+
+    # The key configured on the backend wins over the legacy token /setup hands it, so
+    # the imported annotations (no webhook ever carried them) can only come through the PAT.
+    server = start_server(make_backend(tmp_path / "pat_backend", EXAMPLE),
+                          env={"LABEL_STUDIO_URL": url, "LABEL_STUDIO_API_KEY": pat})
+    ml = ls.connect_backend(project, server.url)
+    ls.call("POST", f"/api/ml/{ml['id']}/train")
+
+    def finished() -> dict[str, Any] | None:
+        job = server.client.get("/is_training", params={"project": str(project)}).json()
+        latest = job["latest"]
+        return latest if latest and latest["state"] in ("finished", "failed") else None
+
+    job = wait_until(finished, timeout=60, interval=0.5)
+    assert job["state"] == "finished" and job["source"] == "label_studio", job
+    info = server.model_dir / str(project) / str(job["version"]) / "train_data_info.json"
+    assert json.loads(info.read_text()) == {"count": len(annotated)}

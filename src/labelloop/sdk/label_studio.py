@@ -2,7 +2,7 @@
 
 Label Studio 1.23 accepts two kinds of key: a legacy token (``Authorization: Token <key>``,
 only when legacy tokens are enabled for the organisation) and a personal access token
-(a JWT, exchanged at ``/api/token/refresh`` for a short-lived ``Bearer`` token).
+(a JWT, exchanged at ``/api/token/refresh/`` for a short-lived ``Bearer`` token).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class LabelStudioClient:
     def _headers(self, client: httpx.Client) -> dict[str, str]:
         if not _looks_like_jwt(self.api_key):
             return {"Authorization": f"Token {self.api_key}"}
-        resp = client.post(urljoin(self.url, "api/token/refresh"), json={"refresh": self.api_key})
+        resp = client.post(urljoin(self.url, "api/token/refresh/"), json={"refresh": self.api_key})
         _check(resp, "refreshing the personal access token")
         return {"Authorization": f"Bearer {resp.json()['access']}"}
 
