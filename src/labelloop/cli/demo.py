@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,39 @@ def prepare_project(client: StudioClient, backend_url: str) -> tuple[int, int]:
     return project, int(tasks)
 
 
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the demo like Ctrl-C does.
+
+    Label Studio and the backend run in their own sessions (so a Ctrl-C reaches them only
+    through us): without this, ``kill`` or a closed terminal would leave them running.
+    """
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    saved = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's choice stands
+            saved[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Ignore Ctrl-C, SIGTERM and SIGHUP for the duration."""
+    saved = {sig: signal.signal(sig, signal.SIG_IGN)
+             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def run_demo(workdir: Path, ls_venv: Path, ls_port: int, backend_port: int, host: str,
              echo: Echo) -> None:
     workdir = workdir.resolve()
@@ -84,6 +119,12 @@ def run_demo(workdir: Path, ls_venv: Path, ls_port: int, backend_port: int, host
     login = demo_login(workdir)
     studio = LabelStudio(exe, workdir / "label-studio", ls_port, login["username"],
                          login["password"], login["token"])
+    with stopped_by_signals():
+        _serve(studio, backend_dir, workdir, backend_port, host, login, echo)
+
+
+def _serve(studio: LabelStudio, backend_dir: Path, workdir: Path, backend_port: int, host: str,
+           login: dict[str, str], echo: Echo) -> None:
     backend = None
     try:
         echo("Starting the ML backend and Label Studio (the first start takes ~30 s)...")
@@ -94,12 +135,13 @@ def run_demo(workdir: Path, ls_venv: Path, ls_port: int, backend_port: int, host
         echo(banner(studio, backend_url, backend_dir, project, count, login))
         while backend.poll() is None and studio.proc is not None and studio.proc.poll() is None:
             time.sleep(0.5)
-        echo("A process exited; stopping the demo (logs in " f"{workdir}).")
+        echo(f"A process exited; stopping the demo (logs in {workdir}).")
     except KeyboardInterrupt:
         echo("\nStopping...")
     finally:
-        stop_process_group(backend)
-        studio.stop()
+        with shielded():  # a second Ctrl-C must not orphan Label Studio mid-stop
+            stop_process_group(backend)
+            studio.stop()
         echo("Stopped the ML backend and Label Studio.")
 
 
