@@ -1,0 +1,121 @@
+"""`labelloop demo` as a user runs it: up, connected, training, and stopped without leftovers."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import wait_until
+from labelloop.cli.studio import StudioClient, free_port
+
+READY = "Press Ctrl-C to stop both."
+STOPPED = "Stopped the ML backend and Label Studio."
+
+
+class Demo:
+    """One `labelloop demo` process; its output is collected line by line."""
+
+    def __init__(self, workdir: Path, ls_venv: Path, ports: tuple[int, int] | None = None) -> None:
+        self.workdir = workdir
+        self.ls_port, self.port = ports or (free_port(), free_port())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "labelloop.cli.main", "demo", "--workdir", str(workdir),
+             "--ls-venv", str(ls_venv), "--ls-port", str(self.ls_port),
+             "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+            start_new_session=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.output):
+            left = deadline - time.monotonic()
+            if left <= 0 or (self.proc.poll() is not None and self.lines.empty()):
+                raise AssertionError(f"no {text!r} in:\n" + "\n".join(self.output))
+            try:
+                self.output.append(self.lines.get(timeout=min(left, 1.0)))
+            except queue.Empty:
+                continue
+
+    def client(self) -> StudioClient:
+        login = json.loads((self.workdir / "login.json").read_text())
+        assert f"login         {login['username']}  /  {login['password']}" in "\n".join(
+            self.output)
+        return StudioClient(f"http://127.0.0.1:{self.ls_port}", login["token"])
+
+    def stop(self, sig: signal.Signals) -> None:
+        self.proc.send_signal(sig)
+        self.wait_for(STOPPED, timeout=60)
+        assert self.proc.wait(timeout=30) == 0
+
+
+def leftovers(workdir: Path) -> list[str]:
+    """Processes still running from this demo folder (Label Studio, backend, runners)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "environ"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        settings = (proc.info["environ"] or {}).get("LABELLOOP_SETTINGS_JSON", "")
+        if str(workdir) in cmd or str(workdir) in settings:
+            found.append(cmd)
+    return found
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "demo"
+    yield folder
+    for cmd in leftovers(folder):  # a failed test must not leave a Label Studio running
+        print("left over:", cmd)
+    for proc in psutil.process_iter(["cmdline"]):
+        if str(folder) in " ".join(proc.info["cmdline"] or []):
+            proc.kill()
+
+
+def test_demo_starts_trains_restarts_and_stops_cleanly(ls_venv: Path, workdir: Path) -> None:
+    demo = Demo(workdir, ls_venv)
+    demo.wait_for(READY, timeout=240)
+    assert f"Label Studio  http://127.0.0.1:{demo.ls_port}/projects/" in "\n".join(demo.output)
+    ls = demo.client()
+    [project] = ls.call("GET", "/api/projects")["results"]
+    assert project["task_number"] == 200
+    [ml] = ls.backends(project["id"])
+    assert ml["state"] == "CO" and ml["model_version"] == "SimpleTextClassifier-untrained"
+
+    # Annotating in Label Studio trains the backend: its webhook is wired by the demo.
+    tasks = ls.tasks(project["id"])[:4]
+    for task, label in zip(tasks, ["积极", "消极", "积极", "消极"], strict=True):
+        ls.annotate(task["id"], [{"from_name": "sentiment", "to_name": "text",
+                                  "type": "choices", "value": {"choices": [label]}}])
+    trained = wait_until(lambda: (v := ls.ml(ml["id"])["model_version"]) != ml["model_version"]
+                         and v, timeout=60, interval=0.5)
+    ls.close()
+    demo.stop(signal.SIGINT)  # Ctrl-C
+    wait_until(lambda: not leftovers(workdir), timeout=20)
+
+    # A second start reuses the project, the login and the trained model; `kill` stops it.
+    again = Demo(workdir, ls_venv, (demo.ls_port, demo.port))
+    again.wait_for(READY, timeout=240)
+    ls = again.client()
+    [project] = ls.call("GET", "/api/projects")["results"]
+    [ml] = ls.backends(project["id"])
+    assert ml["model_version"] == trained
+    ls.close()
+    again.stop(signal.SIGTERM)
+    wait_until(lambda: not leftovers(workdir), timeout=20)
