@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
+
+from labelloop.cli.studio import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -36,10 +40,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"e2e suite wall time: {total:.1f} s")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def local_runners(model_dir: Path) -> list[psutil.Process]:
+    """The local-mode runner processes training projects under ``model_dir``.
+
+    Each forked fit child has its runner's command line too (and, once pids wrap, may come
+    first): a runner is one whose parent is not a runner.
+    """
+    found = {}
+    for proc in psutil.process_iter(["cmdline", "ppid"]):
+        with contextlib.suppress(psutil.Error):
+            if "labelloop.training.local_runner" in (proc.info["cmdline"] or []) and str(
+                    model_dir) in proc.environ().get("LABELLOOP_SETTINGS_JSON", ""):
+                found[proc.pid] = proc
+    return [p for p in found.values() if p.info["ppid"] not in found]
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:

@@ -23,7 +23,7 @@ import httpx
 import psutil
 import pytest
 
-from conftest import TEXT_CONFIG, Deployment, annotation_event, wait_until
+from conftest import TEXT_CONFIG, Deployment, annotation_event, local_runners, wait_until
 from test_http import setup
 
 SECONDS = float(os.environ.get("LABELLOOP_LOAD_SECONDS", "60"))
@@ -41,10 +41,7 @@ def training_processes(dep: Deployment) -> list[psutil.Process]:
 def _training_processes(dep: Deployment) -> list[psutil.Process]:
     roots = [psutil.Process(w.pid) for w in dep.workers if w.poll() is None]
     if not dep.workers:
-        roots = [p for p in psutil.process_iter(["cmdline"])
-                 if "labelloop.training.local_runner" in (p.info["cmdline"] or [])
-                 and str(dep.model_dir) in p.environ().get("LABELLOOP_SETTINGS_JSON", "")]
-        return [q for r in roots for q in [r, *r.children(recursive=True)]]
+        return [q for r in local_runners(dep.model_dir) for q in [r, *r.children(recursive=True)]]
     return [q for r in roots for q in r.children(recursive=True)]  # horses and fits
 
 

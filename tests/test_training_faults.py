@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import Deployment, Server, annotation_event, wait_until
+from conftest import Deployment, Server, annotation_event, local_runners, wait_until
 from test_http import predict, setup
 
 
@@ -18,16 +17,7 @@ def supervisor(deployment: Deployment) -> psutil.Process:
     """The process that runs training: the local runner, or the RQ worker."""
     if deployment.workers:
         return psutil.Process(deployment.workers[0].pid)
-    runners = {}
-    for proc in psutil.process_iter(["cmdline", "ppid"]):
-        cmd = proc.info["cmdline"] or []
-        with contextlib.suppress(psutil.Error):
-            if "labelloop.training.local_runner" in cmd and proc.environ().get(
-                    "LABELLOOP_SETTINGS_JSON", "").find(str(deployment.model_dir)) >= 0:
-                runners[proc.pid] = proc
-    # The forked fit child has the runner's command line too (and, once pids wrap, may
-    # come first): the runner is the one whose parent is not a runner.
-    roots = [p for p in runners.values() if p.info["ppid"] not in runners]
+    roots = local_runners(deployment.model_dir)
     if len(roots) != 1:
         raise LookupError(f"expected one runner, found {len(roots)}")
     return roots[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ _ENV: dict[str, tuple[str, ...]] = {
 }
 
 SETTINGS_ENV = "LABELLOOP_SETTINGS_JSON"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @dataclass(frozen=True)
@@ -136,3 +138,8 @@ def _to_bool(value: Any) -> bool:
     if text in {"0", "false", "no", "off", ""}:
         return False
     raise ValueError(f"{value!r} is not a boolean")
+
+
+def configure_logging(level: str) -> None:
+    """One log format for every labelloop process: server, local runner, RQ worker."""
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)

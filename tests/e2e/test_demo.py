@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import signal
@@ -66,14 +67,14 @@ class Demo:
         assert self.proc.wait(timeout=30) == 0
 
 
-def leftovers(workdir: Path) -> list[str]:
+def leftovers(workdir: Path) -> list[psutil.Process]:
     """Processes still running from this demo folder (Label Studio, backend, runners)."""
     found = []
     for proc in psutil.process_iter(["cmdline", "environ"]):
         cmd = " ".join(proc.info["cmdline"] or [])
         settings = (proc.info["environ"] or {}).get("LABELLOOP_SETTINGS_JSON", "")
         if str(workdir) in cmd or str(workdir) in settings:
-            found.append(cmd)
+            found.append(proc)
     return found
 
 
@@ -81,10 +82,9 @@ def leftovers(workdir: Path) -> list[str]:
 def workdir(tmp_path: Path) -> Iterator[Path]:
     folder = tmp_path / "demo"
     yield folder
-    for cmd in leftovers(folder):  # a failed test must not leave a Label Studio running
-        print("left over:", cmd)
-    for proc in psutil.process_iter(["cmdline"]):
-        if str(folder) in " ".join(proc.info["cmdline"] or []):
+    for proc in leftovers(folder):  # a failed test must not leave a Label Studio running
+        print("left over:", " ".join(proc.info["cmdline"] or []))
+        with contextlib.suppress(psutil.Error):
             proc.kill()
 
 

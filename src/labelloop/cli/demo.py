@@ -77,36 +77,28 @@ def prepare_project(client: StudioClient, backend_url: str) -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def stopped_by_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop the demo like Ctrl-C does.
-
-    Label Studio and the backend run in their own sessions (so a Ctrl-C reaches them only
-    through us): without this, ``kill`` or a closed terminal would leave them running.
-    """
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
+def signals_handled(signals: tuple[signal.Signals, ...], handler: Any) -> Iterator[None]:
+    """Handle ``signals`` with ``handler`` for the duration; an ignored one stays ignored
+    (``nohup``'s choice stands)."""
     saved = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's choice stands
-            saved[sig] = signal.signal(sig, interrupt)
+    for sig in signals:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            saved[sig] = signal.signal(sig, handler)
     try:
         yield
     finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
 
 
-@contextlib.contextmanager
-def shielded() -> Iterator[None]:
-    """Ignore Ctrl-C, SIGTERM and SIGHUP for the duration."""
-    saved = {sig: signal.signal(sig, signal.SIG_IGN)
-             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+# Label Studio and the backend run in their own sessions (so a Ctrl-C reaches them only
+# through us): without this, `kill` or a closed terminal would leave them running.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+ALL_STOP_SIGNALS = (signal.SIGINT, *STOP_SIGNALS)
 
 
 def run_demo(workdir: Path, ls_venv: Path, ls_port: int, backend_port: int, host: str,
@@ -119,7 +111,7 @@ def run_demo(workdir: Path, ls_venv: Path, ls_port: int, backend_port: int, host
     login = demo_login(workdir)
     studio = LabelStudio(exe, workdir / "label-studio", ls_port, login["username"],
                          login["password"], login["token"])
-    with stopped_by_signals():
+    with signals_handled(STOP_SIGNALS, _interrupt):  # stop like Ctrl-C does
         _serve(studio, backend_dir, workdir, backend_port, host, login, echo)
 
 
@@ -139,7 +131,8 @@ def _serve(studio: LabelStudio, backend_dir: Path, workdir: Path, backend_port: 
     except KeyboardInterrupt:
         echo("\nStopping...")
     finally:
-        with shielded():  # a second Ctrl-C must not orphan Label Studio mid-stop
+        # A second Ctrl-C must not orphan Label Studio mid-stop.
+        with signals_handled(ALL_STOP_SIGNALS, signal.SIG_IGN):
             stop_process_group(backend)
             studio.stop()
         echo("Stopped the ML backend and Label Studio.")

@@ -15,7 +15,7 @@ import orjson
 
 from labelloop import __version__
 from labelloop.errors import LabelloopError
-from labelloop.settings import SETTINGS_ENV, Settings
+from labelloop.settings import SETTINGS_ENV, Settings, configure_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
 backend_dir = click.argument("backend_dir", type=click.Path(file_okay=False, path_type=Path))
@@ -84,7 +84,7 @@ def serve(settings: Settings) -> None:
     from labelloop.server.app import create_app
 
     level = "DEBUG" if settings.debug else settings.log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level)
     common: dict[str, Any] = {"host": settings.host, "port": settings.port,
                               "log_level": level.lower(), "access_log": settings.debug}
     if settings.workers > 1:
@@ -140,8 +140,7 @@ def worker(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
     load_model_class(find_model_script(settings.backend_dir))  # fail now, not per job
     from labelloop.training.rq_queue import run_worker
 
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     run_worker(settings, burst=burst)
 
 

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from labelloop.store.jobs import JOB_ID_PATTERN
 from labelloop.store.project_ids import MAX_PROJECT_LENGTH, PROJECT_PATTERN
 
-ProjectId = (Annotated[str, Field(pattern=PROJECT_PATTERN, max_length=MAX_PROJECT_LENGTH,
-                                  strict=True)]
+ProjectQuery = Annotated[str, Field(pattern=PROJECT_PATTERN, max_length=MAX_PROJECT_LENGTH)]
+ProjectId = (Annotated[ProjectQuery, Field(strict=True)]
              | Annotated[int, Field(ge=0, strict=True)])
 LabelConfigXml = Annotated[str, Field(min_length=1, description="label config XML")]
 _PROJECT_SCHEMA = {"anyOf": [
@@ -67,4 +67,3 @@ class ErrorBody(BaseModel):
 
 
 JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN)]
-ProjectQuery = Annotated[str, Field(pattern=PROJECT_PATTERN, max_length=MAX_PROJECT_LENGTH)]

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import orjson
 
-from labelloop.errors import StoreUnavailable
+from labelloop.store.guards import unavailable_on
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def disk_guarded(func: Callable[P, R]) -> Callable[P, R]:
-    """A failed write (disk full, read-only model dir) is a 503 that names the cause."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot write to the model directory: {exc}") from exc
-
-    return wrapper
+# A failed write (disk full, read-only model dir) is a 503 that names the cause.
+disk_guarded = unavailable_on(OSError, "cannot write to the model directory")
 
 
 def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:

@@ -10,10 +10,8 @@ that was not stored).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import orjson
 import redis
@@ -21,13 +19,12 @@ import redis
 from labelloop.errors import NotFound, StoreUnavailable
 from labelloop.settings import Settings
 from labelloop.store.bundle import Stores
+from labelloop.store.guards import unavailable_on
 from labelloop.store.jobs import JobRecord, check_job_id
 from labelloop.store.projects import ProjectInfo
 from labelloop.store.training_set import annotation_id, group_tasks, slim_task, task_entries
 from labelloop.store.versions import FileVersionStore
 
-P = ParamSpec("P")
-R = TypeVar("R")
 PREFIX = "labelloop:"
 
 
@@ -36,17 +33,9 @@ def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
-def guarded(func: Callable[P, R]) -> Callable[P, R]:
-    """Redis failures become StoreUnavailable (HTTP 503), never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except redis.RedisError as exc:
-            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
-
-    return wrapper
+UNAVAILABLE = "Redis is unavailable"
+# Redis failures become StoreUnavailable (HTTP 503), never a traceback.
+guarded = unavailable_on(redis.RedisError, UNAVAILABLE)
 
 
 def key(*parts: str) -> str:
@@ -141,7 +130,7 @@ class RedisProjectRegistry:
         except redis.RedisError as exc:
             if project in self._last_seen:
                 return self._last_seen[project]
-            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+            raise StoreUnavailable(f"{UNAVAILABLE}: {exc}") from exc
         info = ProjectInfo.from_dict(orjson.loads(raw)) if raw else None
         self._last_seen[project] = info
         return info

@@ -11,7 +11,7 @@ import sys
 import time
 
 from labelloop.errors import LabelloopError
-from labelloop.settings import SETTINGS_ENV, Settings
+from labelloop.settings import SETTINGS_ENV, Settings, configure_logging
 from labelloop.store.bundle import open_stores
 from labelloop.store.jobs import JOBS_DIR
 from labelloop.store.project_ids import project_key
@@ -60,8 +60,7 @@ def run_pending(ctx: TrainingContext, project: str) -> int:
 
 def main(argv: list[str]) -> int:
     settings = Settings.from_json(os.environ[SETTINGS_ENV])
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     project = project_key(argv[0])
     ran = run_pending(TrainingContext(settings, open_stores(settings)), project)
     log.info("runner for %s ran %d job(s)", project, ran)

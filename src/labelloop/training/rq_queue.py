@@ -175,7 +175,7 @@ def _record_killed(job: Job, reason: str) -> None:
             fail_version(stores, project, record.version, record.job_id, reason)
         stores.jobs.put(record.update(state="failed", ended=time.time(), error=reason))
     if holder:
-        client.eval(_RELEASE, 1, key("lock", project), text(holder))
+        _Lock(client, project, text(holder), settings.job_lock_ttl_s).release()
     pending = client.get(key("pending", project))
     if pending:  # queued behind the dead job: start it now
         RQQueue(settings, stores.jobs)._enqueue(JobRecord(**orjson.loads(pending)))
