@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,8 +36,9 @@ def ls_venv() -> Path:
 
 @pytest.fixture(scope="session")
 def studio(ls_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
+    # A password that starts with "-", as secrets.token_urlsafe() makes one time in 64.
     ls = LabelStudio(ls_venv / "bin" / "label-studio", tmp_path_factory.mktemp("ls-data"),
-                     free_port())
+                     free_port(), password="-" + secrets.token_urlsafe(9))
     ls.start()
     yield ls
     ls.stop()

@@ -82,8 +82,10 @@ class LabelStudio:
         env = {**os.environ, **LOCAL_BACKEND_ENV, "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir)}
         cmd = [str(self.exe), "start", "--no-browser", "--port", str(self.port),
                "--internal-host", "127.0.0.1", "--data-dir", str(self.data_dir),
-               "--username", self.username, "--password", self.password,
-               "--user-token", self.token, "--enable-legacy-api-token"]
+               # "--opt=value": a generated password may start with "-", which argparse
+               # would otherwise take for an option ("expected one argument").
+               f"--username={self.username}", f"--password={self.password}",
+               f"--user-token={self.token}", "--enable-legacy-api-token"]
         with (self.data_dir / "label-studio.log").open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
