@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from labelloop.settings import Settings
 from labelloop.store.jobs import FileJobStore, JobStore
 from labelloop.store.projects import FileProjectRegistry, ProjectRegistry
+from labelloop.store.state import FileStateStore, StateStore
 from labelloop.store.training_set import FileTrainingSetStore, TrainingSetStore
 from labelloop.store.versions import FileVersionStore, VersionStore
 
@@ -18,6 +19,7 @@ class Stores:
     training_set: TrainingSetStore
     registry: ProjectRegistry
     jobs: JobStore
+    state: StateStore
     mode: str  # "local" or "redis"
     ping: Callable[[], bool] = lambda: True  # does the shared state store answer?
 
@@ -34,5 +36,6 @@ def open_stores(settings: Settings) -> Stores:
         training_set=FileTrainingSetStore(settings.model_dir),
         registry=FileProjectRegistry(settings.model_dir),
         jobs=FileJobStore(settings.model_dir),
+        state=FileStateStore(settings.model_dir),
         mode="local",
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 from labelloop.errors import StoreUnavailable
@@ -12,25 +13,39 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def unavailable_on(errors: type[Exception] | tuple[type[Exception], ...],
-                   what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """A decorator: ``errors`` raised by the call become a 503 that says ``what`` and why.
+class Guard:
+    """``errors`` raised inside become a 503 that says ``what`` and why: use it as a
+    decorator, or as a context manager with :meth:`block`.
 
-    >>> @unavailable_on(OSError, "cannot write")
+    >>> guard = Guard(OSError, "cannot write")
+    >>> @guard
     ... def save() -> None:
     ...     raise OSError(28, "No space left on device")
     >>> save()
     Traceback (most recent call last):
     labelloop.errors.StoreUnavailable: cannot write: [Errno 28] No space left on device
     """
-    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+
+    def __init__(self, errors: type[Exception] | tuple[type[Exception], ...], what: str) -> None:
+        self.errors = errors
+        self.what = what
+
+    @contextlib.contextmanager
+    def block(self) -> Iterator[None]:
+        try:
+            yield
+        except self.errors as exc:
+            raise StoreUnavailable(f"{self.what}: {exc}") from exc
+
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
+            with self.block():
                 return func(*args, **kwargs)
-            except errors as exc:
-                raise StoreUnavailable(f"{what}: {exc}") from exc
 
         return wrapper
 
-    return decorate
+
+def unavailable_on(errors: type[Exception] | tuple[type[Exception], ...], what: str) -> Guard:
+    """A :class:`Guard` for ``errors``."""
+    return Guard(errors, what)

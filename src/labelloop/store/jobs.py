@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,6 +16,7 @@ from labelloop.store.atomic import disk_guarded, read_json, write_json_atomic
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 _JOB_ID = re.compile(JOB_ID_PATTERN)
 JOBS_DIR = ".jobs"
+LATEST = "latest.json"
 
 
 def new_job_id() -> str:
@@ -38,6 +40,10 @@ class JobRecord:
     ended: float | None = None
     version: str | None = None
     error: str | None = None
+    kind: str = "train"  # "train" | "rescore" (re-scoring Label Studio's tasks)
+    outcome: str | None = None  # "promoted" | "rejected" | "failed" once it has ended
+    metrics: dict[str, Any] | None = None  # {"primary", "score", "n_train", "n_eval"}
+    progress: dict[str, Any] | None = None  # {"fraction", "message", "at"} while it runs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,10 +52,21 @@ class JobRecord:
         return replace(self, **changes)
 
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
+        """Records written by older or newer labelloops load too (unknown keys dropped)."""
+        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
+
+
+_FIELDS = {f.name for f in fields(JobRecord)}
+
+
 class JobStore(Protocol):
     def put(self, record: JobRecord) -> None: ...
     def get(self, job_id: str) -> JobRecord: ...
     def latest(self, project: str) -> JobRecord | None: ...
+    def records(self, project: str) -> list[JobRecord]: ...
+    def delete(self, project: str, job_ids: list[str]) -> None: ...
 
 
 class FileJobStore:
@@ -63,16 +80,32 @@ class FileJobStore:
         folder = self.model_dir / record.project / JOBS_DIR
         write_json_atomic(folder / f"{record.job_id}.json", record.to_dict(), durable=False)
         if record.state != "queued":  # latest.json tracks the job that runs or ran last
-            write_json_atomic(folder / "latest.json", record.to_dict(), durable=False)
+            write_json_atomic(folder / LATEST, record.to_dict(), durable=False)
 
     def get(self, job_id: str) -> JobRecord:
         check_job_id(job_id)
         for path in self.model_dir.glob(f"*/{JOBS_DIR}/{job_id}.json"):
             data = read_json(path)
             if data:
-                return JobRecord(**data)
+                return JobRecord.from_dict(data)
         raise NotFound(f"no training job {job_id}")
 
     def latest(self, project: str) -> JobRecord | None:
-        data = read_json(self.model_dir / project / JOBS_DIR / "latest.json")
-        return JobRecord(**data) if data else None
+        data = read_json(self.model_dir / project / JOBS_DIR / LATEST)
+        return JobRecord.from_dict(data) if data else None
+
+    def records(self, project: str) -> list[JobRecord]:
+        """Every job record of the project, oldest first."""
+        found = []
+        for path in (self.model_dir / project / JOBS_DIR).glob("*.json"):
+            if _JOB_ID.fullmatch(path.stem):
+                data = read_json(path)
+                if data:
+                    found.append(JobRecord.from_dict(data))
+        return sorted(found, key=lambda r: r.created)
+
+    @disk_guarded
+    def delete(self, project: str, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            with contextlib.suppress(FileNotFoundError):
+                (self.model_dir / project / JOBS_DIR / f"{check_job_id(job_id)}.json").unlink()

@@ -10,6 +10,10 @@ that was not stored).
 
 from __future__ import annotations
 
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ from labelloop.store.bundle import Stores
 from labelloop.store.guards import unavailable_on
 from labelloop.store.jobs import JobRecord, check_job_id
 from labelloop.store.projects import ProjectInfo
+from labelloop.store.state import check_value
 from labelloop.store.training_set import annotation_id, group_tasks, slim_task, task_entries
 from labelloop.store.versions import FileVersionStore
 
@@ -46,8 +51,33 @@ def text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
+# Compare-and-delete: a lock is released only by the holder that set it.
+RELEASE_SCRIPT = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+                  "return redis.call('del', KEYS[1]) end")
+
+
+@contextlib.contextmanager
+def mutex(client: redis.Redis, name: str, ttl_s: float = 30.0,
+          wait_s: float = 15.0) -> Iterator[None]:
+    """A short-held lock shared by every process that sees this Redis.
+
+    The TTL frees it if the holder dies; holders finish well within it (a pointer switch,
+    a prune)."""
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + wait_s
+    while not client.set(name, token, nx=True, px=int(ttl_s * 1000)):
+        if time.monotonic() > deadline:
+            raise StoreUnavailable(f"could not take the lock {name} within {wait_s:.0f} s")
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        client.eval(RELEASE_SCRIPT, 1, name, token)
+
+
 class RedisVersionStore(FileVersionStore):
-    """Folders on disk; the pointer in Redis (read on every request: switches are instant)."""
+    """Folders on disk; the pointer, the pins and the versions lock in Redis (the pointer is
+    read on every request: switches are instant on every server)."""
 
     def __init__(self, model_dir: Path, client: redis.Redis) -> None:
         super().__init__(model_dir)
@@ -65,19 +95,31 @@ class RedisVersionStore(FileVersionStore):
         self._last_seen[project] = version
         return version
 
-    @guarded
-    def finish(self, project: str, version: str, job_result: dict[str, Any]) -> None:
-        super().finish(project, version, job_result)  # job_result.json, then .current
-        pipe = self.redis.pipeline()
-        pipe.set(key("result", project, version), orjson.dumps(job_result))
-        if job_result.get("status") == "ok":
-            pipe.set(key("current", project), version)
-        pipe.execute()
+    def _write_pointer(self, project: str, version: str) -> None:
+        super()._write_pointer(project, version)  # .current on disk: the folder stays readable
+        self.redis.set(key("current", project), version)
+
+    @contextlib.contextmanager
+    def lock(self, project: str) -> Iterator[None]:
+        with guarded.block(), mutex(self.redis, key("vlock", project)):
+            yield
 
     @guarded
-    def set_current(self, project: str, version: str) -> None:
-        super().set_current(project, version)
-        self.redis.set(key("current", project), version)
+    def pinned(self, project: str) -> set[str]:
+        return {text(v) for v in self.redis.smembers(key("pinned", project))}
+
+    @guarded
+    def pin(self, project: str, version: str, pinned: bool = True) -> None:
+        with self.lock(project):
+            self.get(project, version)  # refuse unknown versions
+            if pinned:
+                self.redis.sadd(key("pinned", project), version)
+            else:
+                self.redis.srem(key("pinned", project), version)
+
+    def remove(self, project: str, version: str) -> None:
+        super().remove(project, version)
+        self.redis.srem(key("pinned", project), version)
 
 
 class RedisTrainingSetStore:
@@ -136,6 +178,28 @@ class RedisProjectRegistry:
         return info
 
 
+class RedisStateStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    @guarded
+    def items(self, project: str) -> dict[str, str]:
+        raw = self.redis.hgetall(key("state", project))
+        return {text(k): text(v) for k, v in raw.items()}
+
+    @guarded
+    def get(self, project: str, name: str) -> str | None:
+        raw = self.redis.hget(key("state", project), name)
+        return text(raw) if raw is not None else None
+
+    @guarded
+    def set(self, project: str, name: str, value: str) -> None:
+        self.redis.hset(key("state", project), name, check_value(name, value))
+
+
+JOB_TTL_S = 30 * 86400
+
+
 class RedisJobStore:
     """Job records; a "running" record whose worker lock has vanished is reported failed."""
 
@@ -145,17 +209,37 @@ class RedisJobStore:
     @guarded
     def put(self, record: JobRecord) -> None:
         pipe = self.redis.pipeline()
-        pipe.set(key("job", record.job_id), orjson.dumps(record.to_dict()), ex=30 * 86400)
+        pipe.set(key("job", record.job_id), orjson.dumps(record.to_dict()), ex=JOB_TTL_S)
+        pipe.zadd(key("jobs", record.project), {record.job_id: record.created})
         if record.state != "queued":
             pipe.set(key("latest", record.project), record.job_id)
         pipe.execute()
+
+    @guarded
+    def records(self, project: str) -> list[JobRecord]:
+        """Every job record of the project still in Redis, oldest first."""
+        ids = [text(i) for i in self.redis.zrange(key("jobs", project), 0, -1)]  # type: ignore[arg-type]
+        raws = self.redis.mget([key("job", i) for i in ids]) if ids else []
+        gone = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
+        if gone:  # expired records: forget their ids too
+            self.redis.zrem(key("jobs", project), *gone)
+        return [self._reconcile(JobRecord.from_dict(orjson.loads(raw)))
+                for raw in raws if raw is not None]
+
+    @guarded
+    def delete(self, project: str, job_ids: list[str]) -> None:
+        if job_ids:
+            pipe = self.redis.pipeline()
+            pipe.delete(*[key("job", check_job_id(i)) for i in job_ids])
+            pipe.zrem(key("jobs", project), *job_ids)
+            pipe.execute()
 
     @guarded
     def get(self, job_id: str) -> JobRecord:
         raw = self.redis.get(key("job", check_job_id(job_id)))
         if raw is None:
             raise NotFound(f"no training job {job_id}")
-        return self._reconcile(JobRecord(**orjson.loads(raw)))
+        return self._reconcile(JobRecord.from_dict(orjson.loads(raw)))
 
     @guarded
     def latest(self, project: str) -> JobRecord | None:
@@ -179,6 +263,7 @@ def open_redis_stores(settings: Settings) -> Stores:
         training_set=RedisTrainingSetStore(client),
         registry=RedisProjectRegistry(client),
         jobs=RedisJobStore(client),
+        state=RedisStateStore(client),
         mode="redis",
         ping=lambda: _ping(client),
     )

@@ -2,25 +2,40 @@
 
     <model_dir>/<project>/<version>/job_result.json, model.pkl, train_data.json, ...
     <model_dir>/<project>/.current      the version being served
+    <model_dir>/<project>/.pinned.json  versions a person asked to keep
 
 A version is a Unix timestamp. It is *ok* once ``job_result.json`` says
-``"status": "ok"``; *error* when the job recorded a failure; *incomplete* when there is
-no ``job_result.json`` (a job still running, or killed). Only ok versions can be current.
+``"status": "ok"``; *rejected* when it trained but scored worse than the version then
+served; *error* when the job recorded a failure; *incomplete* when there is no
+``job_result.json`` (a job still running, or killed). Ok versions can be current; a
+rejected one only when a person promotes it.
+
+Switching the pointer, pinning and removing versions happen under the project's
+*versions lock*, so pruning can never remove the version a rollback is switching to.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import shutil
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from labelloop.errors import NotFound
+from labelloop.errors import NotFound, StoreUnavailable
 from labelloop.store.atomic import read_json, write_bytes_atomic, write_json_atomic
 
 JOB_RESULT = "job_result.json"
 CURRENT = ".current"
+PINNED = ".pinned.json"
+VERSIONS_LOCK = ".versions.lock"
+SERVABLE = ("ok",)
+PROMOTABLE = ("ok", "rejected")  # a person may serve a version the job rejected
 
 
 @dataclass(frozen=True)
@@ -28,13 +43,19 @@ class VersionInfo:
     project: str
     version: str
     path: Path
-    status: str  # "ok" | "error" | "incomplete"
+    status: str  # "ok" | "rejected" | "error" | "incomplete"
     job_result: dict[str, Any] | None
     current: bool = False
+    pinned: bool = False
 
     @property
     def train_output(self) -> dict[str, Any]:
         return dict((self.job_result or {}).get("train_output") or {})
+
+    @property
+    def created(self) -> float:
+        """The version's name is the Unix time it was made (bumped by a second on clashes)."""
+        return float(self.version)
 
 
 class VersionStore(Protocol):
@@ -44,7 +65,12 @@ class VersionStore(Protocol):
     def projects(self) -> list[str]: ...
     def create(self, project: str) -> tuple[str, Path]: ...
     def finish(self, project: str, version: str, job_result: dict[str, Any]) -> None: ...
-    def set_current(self, project: str, version: str) -> None: ...
+    def set_current(self, project: str, version: str,
+                    allowed: tuple[str, ...] = SERVABLE) -> None: ...
+    def lock(self, project: str) -> contextlib.AbstractContextManager[None]: ...
+    def pinned(self, project: str) -> set[str]: ...
+    def pin(self, project: str, version: str, pinned: bool = True) -> None: ...
+    def remove(self, project: str, version: str) -> None: ...
 
 
 class FileVersionStore:
@@ -85,13 +111,19 @@ class FileVersionStore:
         if not folder.is_dir():
             return []
         names = sorted((p.name for p in folder.iterdir() if p.name.isdigit()), key=int)
-        return [self.get(project, n) for n in names]
+        found = []
+        for name in names:
+            with contextlib.suppress(NotFound):  # pruned while we looked
+                found.append(self.get(project, name))
+        return found
 
     def history(self, project: str) -> list[VersionInfo]:
         """Every version folder, oldest first, the served one marked ``current``."""
         current = self.current_version(project)
+        pins = self.pinned(project)
         return [VersionInfo(i.project, i.version, i.path, i.status, i.job_result,
-                            current=i.version == current) for i in self._scan(project)]
+                            current=i.version == current, pinned=i.version in pins)
+                for i in self._scan(project)]
 
     def projects(self) -> list[str]:
         if not self.model_dir.is_dir():
@@ -116,19 +148,62 @@ class FileVersionStore:
 
     def finish(self, project: str, version: str, job_result: dict[str, Any]) -> None:
         """Record the job's result atomically; an ok result then becomes current."""
-        path = self._project_dir(project) / version
-        write_json_atomic(path / JOB_RESULT, job_result, pretty=True)
-        if job_result.get("status") == "ok":
-            self._write_pointer(project, version)
+        with self.lock(project):
+            self._record(project, version, job_result)
+            if job_result.get("status") == "ok":
+                self._write_pointer(project, version)
 
-    def set_current(self, project: str, version: str) -> None:
-        """Serve ``version`` (a rollback); it must be ok."""
-        info = self.get(project, version)
-        if info.status != "ok":
-            raise NotFound(f"version {version} of project {project} is {info.status}, not ok")
-        self._write_pointer(project, version)
+    def _record(self, project: str, version: str, job_result: dict[str, Any]) -> None:
+        path = self._project_dir(project) / version
+        if not path.is_dir():  # pruned, or never made: do not resurrect it
+            raise NotFound(f"version {version!r} of project {project!r} does not exist")
+        write_json_atomic(path / JOB_RESULT, job_result, pretty=True)
+
+    def set_current(self, project: str, version: str,
+                    allowed: tuple[str, ...] = SERVABLE) -> None:
+        """Serve ``version`` (a rollback, or a person's promotion)."""
+        with self.lock(project):
+            info = self.get(project, version)
+            if info.status not in allowed:
+                raise NotFound(f"version {version} of project {project} is {info.status}, "
+                               f"not {' or '.join(allowed)}")
+            self._write_pointer(project, version)
 
     def _write_pointer(self, project: str, version: str) -> None:
         write_bytes_atomic(self._project_dir(project) / CURRENT, version.encode())
         # Touch the project folder so pollers that watch mtimes see the switch.
         os.utime(self._project_dir(project))
+
+    @contextlib.contextmanager
+    def lock(self, project: str) -> Iterator[None]:
+        """The project's versions lock (flock: held briefly, released if the holder dies)."""
+        folder = self._project_dir(project)
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / VERSIONS_LOCK).open("a") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def pinned(self, project: str) -> set[str]:
+        return {str(v) for v in read_json(self._project_dir(project) / PINNED) or []}
+
+    def pin(self, project: str, version: str, pinned: bool = True) -> None:
+        with self.lock(project):
+            self.get(project, version)  # refuse unknown versions
+            pins = self.pinned(project) | {version} if pinned else self.pinned(project) - {
+                version}
+            write_json_atomic(self._project_dir(project) / PINNED, sorted(pins, key=int))
+
+    def remove(self, project: str, version: str) -> None:
+        """Delete a version folder. The caller holds the versions lock and has checked that
+        it is not current: the folder is renamed away first, so readers see all or nothing."""
+        folder = self._project_dir(project) / version
+        if not version.isdigit() or not folder.is_dir():
+            return
+        if self._pointer(project) == version:
+            raise StoreUnavailable(f"refusing to remove version {version}: it is served")
+        trash = self._project_dir(project) / f".trash-{version}-{uuid.uuid4().hex[:8]}"
+        folder.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
