@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 LS_VENV ?= $(HOME)/.cache/labelloop/ls-venv-1.23.2
+# The real label-studio-ml 1.0.9 from PyPI, with labelloop: the tests check that a real
+# installation is hosted, never shadowed by labelloop's stand-ins.
+LSML_VENV ?= $(HOME)/.cache/labelloop/lsml-venv-1.0.9
 
-.PHONY: venv demo test test-fast check lint typecheck bench ls-venv redis-server clean
+.PHONY: venv demo test test-fast check lint typecheck bench ls-venv lsml-venv redis-server clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +22,8 @@ demo: venv ls-venv
 	$(VENV)/bin/labelloop demo --ls-venv $(LS_VENV)
 
 ## The whole test suite, installing what it needs first.
-test: venv ls-venv redis-server
-	LABELLOOP_LS_VENV=$(LS_VENV) $(PY) -m pytest
+test: venv ls-venv lsml-venv redis-server
+	LABELLOOP_LS_VENV=$(LS_VENV) LABELLOOP_LSML_VENV=$(LSML_VENV) $(PY) -m pytest
 
 test-fast: venv
 	$(PY) -m pytest -m "not e2e"
@@ -42,6 +45,15 @@ ls-venv: $(LS_VENV)/.installed
 $(LS_VENV)/.installed:
 	$(PYTHON) -m venv $(LS_VENV)
 	$(LS_VENV)/bin/pip install -q label-studio==1.23.2
+	touch $@
+
+## label-studio-ml 1.0.9 (its model.py imports redis and rq without declaring them) and
+## this checkout of labelloop, editable, in a virtualenv of their own.
+lsml-venv: $(LSML_VENV)/.installed
+$(LSML_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(LSML_VENV)
+	$(LSML_VENV)/bin/pip install -q label-studio-ml==1.0.9 redis rq
+	$(LSML_VENV)/bin/pip install -q -e '.[examples]'
 	touch $@
 
 ## Debian's redis-server, for the Redis-mode tests.

@@ -17,10 +17,11 @@ A model is built once per (project, version): ``__init__`` gets the label config
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from labelloop.sdk.context import ProjectContext
 from labelloop.sdk.label_config import LabelConfig, parse_label_config
 from labelloop.sdk.predictions import Prediction, choices_region, prediction  # noqa: F401
 
@@ -31,13 +32,21 @@ TrainOutput = dict[str, Any]
 class LabelStudioModel:
     """Subclass this; override :meth:`predict`, and :meth:`fit` if the model learns."""
 
+    #: Set by labelloop while ``fit`` runs: where :meth:`report_progress` goes.
+    on_progress: Callable[[float, str], None] | None = None
+    #: False when ``fit`` chooses its own training data, so nothing can be held out.
+    supports_evaluation: bool = True
+
     def __init__(self, label_config: LabelConfig | str, train_output: TrainOutput | None = None,
-                 **params: Any) -> None:
+                 *, project: ProjectContext | None = None, **params: Any) -> None:
         self.label_config = (label_config if isinstance(label_config, LabelConfig)
                              else parse_label_config(label_config))
         self.train_output: TrainOutput = dict(train_output or {})
-        # extra_params set on the ML backend in Label Studio, if any.
+        # The backend's kwargs (config.json, --with) and the extra_params set on the ML
+        # backend in Label Studio, if any.
         self.params: dict[str, Any] = params
+        # Where it runs: project, version, Label Studio's address (None in plain scripts).
+        self.project = project
         self.setup()
 
     @property
@@ -53,5 +62,13 @@ class LabelStudioModel:
         raise NotImplementedError(f"{type(self).__name__} does not implement predict()")
 
     def fit(self, tasks: list[Task], workdir: Path, **kwargs: Any) -> TrainOutput:
-        """Train on labelled tasks; save artifacts in ``workdir``; return a JSON-able dict."""
+        """Train on labelled tasks; save artifacts in ``workdir``; return a JSON-able dict.
+
+        A ``"metrics"`` dict in it is recorded as the model's own metrics."""
         raise NotImplementedError(f"{type(self).__name__} does not implement fit()")
+
+    def report_progress(self, fraction: float, message: str = "") -> None:
+        """From ``fit``: how far it is (0 to 1) and what it does; shown by ``/is_training``,
+        the status page and ``labelloop train``. Cheap to call often (it is throttled)."""
+        if self.on_progress is not None:
+            self.on_progress(float(fraction), str(message))

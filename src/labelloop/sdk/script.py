@@ -7,57 +7,81 @@ import importlib.util
 import inspect
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from labelloop.errors import ScriptError
 from labelloop.sdk.model import LabelStudioModel
 
 
-def load_model_class(script: Path) -> type[LabelStudioModel]:
-    """Import ``script`` and return the one :class:`LabelStudioModel` subclass it defines.
+def script_module_name(script: Path) -> str:
+    """A stable unique module name, so pickles made by one process load in another."""
+    digest = hashlib.sha1(str(Path(script).resolve()).encode()).hexdigest()[:12]  # noqa: S324
+    return f"labelloop_model_{digest}"
 
-    Raises :class:`ScriptError` naming the problem: unreadable, failing import, no model
-    class, or several (set ``MODEL_CLASS = "Name"`` in the script to pick one).
-    """
+
+def import_script(script: Path, name: str | None = None) -> ModuleType:
+    """Import ``script`` once (under ``name``); errors become :class:`ScriptError`."""
     script = Path(script)
     if not script.is_file():
         raise ScriptError(f"model script {script} does not exist")
-    # A stable unique module name, so pickles made by one process load in another.
-    name = "labelloop_model_" + hashlib.sha1(str(script.resolve()).encode()).hexdigest()[:12]  # noqa: S324
+    name = name or script_module_name(script)
     if name in sys.modules:
-        module = sys.modules[name]
-    else:
-        spec = importlib.util.spec_from_file_location(name, script)
-        if spec is None or spec.loader is None:
-            raise ScriptError(f"cannot import {script}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            del sys.modules[name]
-            raise ScriptError(f"importing {script} failed: {type(exc).__name__}: {exc}") from exc
-    return _pick_class(module.__dict__, script, name)
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, script)
+    if spec is None or spec.loader is None:
+        raise ScriptError(f"cannot import {script}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise ScriptError(f"importing {script} failed: {type(exc).__name__}: {exc}"
+                          f"{import_hint(exc)}") from exc
+    return module
 
 
-def _pick_class(namespace: dict[str, object], script: Path,
-                module_name: str) -> type[LabelStudioModel]:
-    wanted = namespace.get("MODEL_CLASS")
+def import_hint(exc: BaseException) -> str:
+    """What to install when an import failed for a package labelloop knows of."""
+    missing = getattr(exc, "name", None) or ""
+    if missing.split(".")[0] == "label_studio_sdk":
+        return " (install the optional extra: pip install 'labelloop[sdk]')"
+    return ""
+
+
+def load_model_class(script: Path, class_name: str | None = None) -> type[LabelStudioModel]:
+    """Import ``script`` and return the one :class:`LabelStudioModel` subclass it defines.
+
+    Raises :class:`ScriptError` naming the problem: unreadable, failing import, no model
+    class, or several (name one: ``class_name``, or ``MODEL_CLASS = "Name"`` in the script).
+    """
+    module = import_script(script)
+    cls = pick_class(module, script, (LabelStudioModel,), class_name)
+    assert issubclass(cls, LabelStudioModel)
+    return cls
+
+
+def pick_class(module: ModuleType, script: Path, bases: tuple[type, ...],
+               class_name: str | None = None) -> type:
+    """The one class defined in ``module`` that subclasses one of ``bases``."""
+    wanted = class_name or module.__dict__.get("MODEL_CLASS")
     found = [
-        obj for obj in namespace.values()
-        if inspect.isclass(obj) and issubclass(obj, LabelStudioModel)
-        and obj is not LabelStudioModel and obj.__module__ == module_name
+        obj for obj in module.__dict__.values()
+        if inspect.isclass(obj) and issubclass(obj, bases) and obj not in bases
+        and obj.__module__ == module.__name__
     ]
     if isinstance(wanted, str):
         found = [c for c in found if c.__name__ == wanted]
         if not found:
-            raise ScriptError(f"{script}: MODEL_CLASS = {wanted!r}, but no such model class")
+            raise ScriptError(f"{script}: no model class named {wanted!r}")
     if not found:
         raise ScriptError(
             f"{script} defines no model class: subclass labelloop.sdk.LabelStudioModel")
     if len(found) > 1:
         names = ", ".join(sorted(c.__name__ for c in found))
         raise ScriptError(f"{script} defines several model classes ({names}); "
-                          "set MODEL_CLASS = \"Name\" in the script to pick one")
+                          f"pick one: --script {Path(script).name}:Name, or "
+                          "MODEL_CLASS = \"Name\" in the script")
     return found[0]
 
 

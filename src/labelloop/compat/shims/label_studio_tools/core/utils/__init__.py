@@ -1,0 +1,1 @@
+"""Stand-in for ``label_studio_tools.core.utils``."""
