@@ -22,7 +22,9 @@ def test_init_copies_script_and_writes_wsgi(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "SimpleTextClassifier" in result.stdout
     assert sorted(p.name for p in (tmp_path / "be").iterdir()) == [
-        "README.md", "_wsgi.py", "simple_text_classifier.py"]
+        "README.md", "_wsgi.py", "labelloop.json", "simple_text_classifier.py"]
+    assert json.loads((tmp_path / "be" / "labelloop.json").read_text()) == {
+        "script": "simple_text_classifier.py", "model_class": "SimpleTextClassifier"}
 
 
 def test_init_defaults_to_the_example_and_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -68,7 +70,10 @@ def test_offline_train_versions_predict_rollback(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr  # the label config was remembered
     v1, v2 = first.stdout.split()[2], second.stdout.split()[2]
     listing = run("versions", str(be)).stdout
-    assert f"* {v2}" in listing and f"  {v1}" in listing and "ok" in listing
+    rows = {line.split("│")[2].strip(): line for line in listing.splitlines()
+            if line.count("│") > 3 and line.split("│")[2].strip().isdigit()}
+    assert set(rows) == {v1, v2} and "ok" in rows[v1] and "ok" in rows[v2]
+    assert rows[v2].split("│")[1].strip() == "*" and rows[v1].split("│")[1].strip() == ""
 
     tasks = tmp_path / "tasks.json"
     tasks.write_text(json.dumps([{"data": {"text": "a"}}]))

@@ -151,7 +151,7 @@ def test_load_with_faults_loses_nothing(echo_backend: Path, deployment: Deployme
     assert deployment.mode == "local" or faults["redis restarts"] == 1
     assert not lost
     # The final job ran under the project lock and swept abandoned folders.
-    assert set(states) <= {"ok", "error"}, states
+    assert set(states) <= {"ok", "rejected", "error"}, states
     for p in folders:
         result = json.loads((p / "job_result.json").read_text())
         assert result["status"] == "error" or (p / "model.json").exists()

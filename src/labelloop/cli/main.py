@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import orjson
 
 from labelloop import __version__
-from labelloop.errors import LabelloopError
-from labelloop.settings import SETTINGS_ENV, Settings, configure_logging
-
-F = TypeVar("F", bound=Callable[..., Any])
-backend_dir = click.argument("backend_dir", type=click.Path(file_okay=False, path_type=Path))
-model_dir_opt = click.option("--model-dir", type=click.Path(file_okay=False, path_type=Path),
-                             help="where versions are stored [env MODEL_DIR; default: BACKEND_DIR]")
-project_opt = click.option("--project", default="default", show_default=True,
-                           help="project id or name (a folder under the model dir)")
-
-
-def friendly(func: F) -> F:
-    """Show labelloop errors as one clear line, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except LabelloopError as exc:
-            raise click.ClickException(exc.message) from exc
-
-    return wrapper  # type: ignore[return-value]
+from labelloop.cli.manage import register as register_manage
+from labelloop.cli.options import (
+    backend_dir,
+    friendly,
+    model_dir_opt,
+    parse_kwargs,
+    project_opt,
+    redis_opt,
+)
+from labelloop.logs import configure_logging
+from labelloop.settings import SETTINGS_ENV, Settings
 
 
 @click.group()
@@ -46,35 +33,59 @@ def cli() -> None:
 
 @cli.command()
 @backend_dir
-@click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="your model script [default: the bundled simple_text_classifier.py]")
+@click.option("--script", "script_spec", metavar="PATH[:CLASS]",
+              help="your model script, optionally with the class to serve "
+                   "[default: the bundled simple_text_classifier.py]")
+@click.option("--from", "from_spec", metavar="PATH[:CLASS]", help="the same as --script")
 @click.option("--force", is_flag=True, help="overwrite an existing, non-empty folder")
+@click.option("--root-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="create BACKEND_DIR inside this folder")
 @friendly
-def init(backend_dir: Path, script: Path | None, force: bool) -> None:
+def init(backend_dir: Path, script_spec: str | None, from_spec: str | None, force: bool,
+         root_dir: Path | None) -> None:
     """Create BACKEND_DIR holding the model script and a _wsgi.py."""
-    from labelloop.cli.scaffold import init_backend
+    from labelloop.cli.scaffold import init_backend, split_script_spec
 
-    name = init_backend(backend_dir, script, force)
-    click.echo(f"Created {backend_dir} with model class {name}.\n"
-               f"Start it: labelloop start {backend_dir}")
+    script, class_name = split_script_spec(script_spec or from_spec)
+    folder = root_dir / backend_dir if root_dir else backend_dir
+    name = init_backend(folder, script, force, class_name)
+    click.echo(f"Created {folder} with model class {name}.\n"
+               f"Start it: labelloop start {folder}")
 
 
-@cli.command()
+@cli.command(context_settings={"allow_interspersed_args": True})
 @backend_dir
+@click.argument("more_kwargs", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--host", default=None, help="[env HOST; default 0.0.0.0]")
 @click.option("-p", "--port", type=int, default=None, help="[env PORT; default 9090]")
 @model_dir_opt
-@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING... [env LOG_LEVEL]")
-@click.option("--debug", is_flag=True, default=None, help="log every request, DEBUG level")
+@click.option("--log-level", default=None, type=click.Choice(
+    ["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False), help="[env LOG_LEVEL]")
+@click.option("--log-format", default=None, type=click.Choice(["text", "json"]),
+              help="json: one JSON object per line [env LABELLOOP_LOG_FORMAT]")
+@click.option("-d", "--debug", is_flag=True, default=None, help="log every request, DEBUG level")
+@click.option("--kwargs", "--with", "with_kwargs", multiple=True, metavar="KEY=VALUE",
+              help="passed to the model's constructor (over config.json): --with a=1 b=x")
+@click.option("--check", is_flag=True, help="build the model once, say if it works, and exit")
 @click.option("--workers", type=int, default=None, help="server processes [default 1]")
 @click.option("--basic-auth-user", default=None, help="[env BASIC_AUTH_USER]")
 @click.option("--basic-auth-pass", default=None, help="[env BASIC_AUTH_PASS]")
 @click.option("--webhook-secret", default=None, help="[env LABELLOOP_WEBHOOK_SECRET]")
-@click.option("--redis-url", default=None, help="job state in Redis [env REDIS_URL]")
+@redis_opt
+@click.option("--active-learning", is_flag=True, default=None,
+              help="also set each project's sampling to uncertainty sampling "
+                   "[env LABELLOOP_ACTIVE_LEARNING]")
 @friendly
-def start(backend_dir: Path, **flags: Any) -> None:
+def start(backend_dir: Path, more_kwargs: tuple[str, ...], with_kwargs: tuple[str, ...],
+          check: bool, **flags: Any) -> None:
     """Serve BACKEND_DIR for Label Studio (port 9090)."""
-    settings = Settings.from_env(backend_dir=backend_dir, **flags)
+    kwargs = parse_kwargs(with_kwargs + more_kwargs)
+    settings = Settings.from_env(backend_dir=backend_dir, model_kwargs=kwargs, **flags)
+    if check:
+        from labelloop.backend.service import Backend
+
+        click.echo(f"Check: {Backend.open(settings).check()}")
+        return
     serve(settings)
 
 
@@ -84,12 +95,13 @@ def serve(settings: Settings) -> None:
     from labelloop.server.app import create_app
 
     level = "DEBUG" if settings.debug else settings.log_level.upper()
-    configure_logging(level)
+    configure_logging(level, settings.log_format)
     common: dict[str, Any] = {"host": settings.host, "port": settings.port,
-                              "log_level": level.lower(), "access_log": settings.debug}
+                              "log_level": level.lower(), "access_log": settings.debug,
+                              "log_config": None}  # one log format: ours
     if settings.workers > 1:
         # Check the script in a throw-away process: the supervisor stays small.
-        check_script(settings.backend_dir)
+        check_script(settings)
         os.environ[SETTINGS_ENV] = settings.to_json()
         logging.getLogger("labelloop").info("starting %d server processes", settings.workers)
         uvicorn.run("labelloop.server.app:app_from_env", factory=True,
@@ -102,21 +114,21 @@ def serve(settings: Settings) -> None:
         mode += f" ({settings.redis_url}: " + (
             "answering)" if backend.stores.ping() else "NOT answering; serving what is loaded)")
     logging.getLogger("labelloop").info(
-        "serving %s in %s from %s, versions in %s", backend.model_class.__name__,
-        mode, settings.backend_dir, settings.model_dir)
+        "serving %s (%s) in %s from %s, versions in %s", backend.model_class.__name__,
+        backend.generation, mode, settings.backend_dir, settings.model_dir)
     uvicorn.run(app, **common)
 
 
-def check_script(backend_dir: Path) -> None:
-    """Import the model script in a subprocess; raise its error message if it fails."""
+def check_script(settings: Settings) -> None:
+    """Load the model class in a subprocess; raise its error message if it fails."""
     import subprocess
 
     code = ("import sys\nfrom labelloop.errors import LabelloopError\n"
-            "from labelloop.sdk.script import find_model_script, load_model_class\n"
-            "try:\n    load_model_class(find_model_script(sys.argv[1]))\n"
+            "from labelloop.compat.loader import load_backend_class\n"
+            "try:\n    load_backend_class(sys.argv[1], sys.argv[2] or None)\n"
             "except LabelloopError as e:\n    sys.exit(e.message)\n")
-    result = subprocess.run([sys.executable, "-c", code, str(backend_dir)],
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code, str(settings.backend_dir),
+                             settings.model_class or ""], capture_output=True, text=True)
     if result.returncode != 0:
         raise click.ClickException(result.stderr.strip().splitlines()[-1])
 
@@ -126,62 +138,21 @@ def check_script(backend_dir: Path) -> None:
 @model_dir_opt
 @click.option("--redis-url", default=None, help="[env REDIS_URL; required]")
 @click.option("--log-level", default=None, help="[env LOG_LEVEL]")
+@click.option("--log-format", default=None, type=click.Choice(["text", "json"]))
 @click.option("--burst", is_flag=True, help="exit when the queue is empty")
 @friendly
-def worker(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
-           log_level: str | None, burst: bool) -> None:
+def worker(backend_dir: Path, burst: bool, **flags: Any) -> None:
     """Run training jobs from Redis; start any number, on any machine."""
-    from labelloop.sdk.script import find_model_script, load_model_class
+    from labelloop.compat.loader import load_backend_class
 
-    settings = Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
-                                 redis_url=redis_url, log_level=log_level)
+    settings = Settings.from_env(backend_dir=backend_dir, **flags)
     if not settings.redis_url:
         raise click.UsageError("a worker needs Redis: pass --redis-url or set REDIS_URL")
-    load_model_class(find_model_script(settings.backend_dir))  # fail now, not per job
+    load_backend_class(settings.backend_dir, settings.model_class)  # fail now, not per job
     from labelloop.training.rq_queue import run_worker
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     run_worker(settings, burst=burst)
-
-
-@cli.command()
-@backend_dir
-@model_dir_opt
-@click.option("--redis-url", default=None, help="[env REDIS_URL]")
-@click.option("--project", default=None, help="only this project")
-@friendly
-def versions(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
-             project: str | None) -> None:
-    """List model versions, marking the current one with '*'."""
-    from labelloop.backend.service import Backend
-
-    backend = Backend.open(Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
-                                             redis_url=redis_url))
-    listing = backend.versions(project)["projects"]
-    if not listing:
-        click.echo("no versions yet")
-    for name, infos in listing.items():
-        click.echo(f"project {name}")
-        for i in infos:
-            mark = "*" if i["current"] else " "
-            click.echo(f"  {mark} {i['version']}  {i['status']:<10} {i['model_version']}")
-
-
-@cli.command()
-@backend_dir
-@model_dir_opt
-@click.option("--redis-url", default=None, help="[env REDIS_URL]")
-@click.option("--project", required=True)
-@click.option("--version", "version", required=True, help="a version folder name")
-@friendly
-def rollback(backend_dir: Path, model_dir: Path | None, redis_url: str | None, project: str,
-             version: str) -> None:
-    """Serve an earlier VERSION of PROJECT (atomic; every server switches at once)."""
-    from labelloop.backend.service import Backend
-
-    backend = Backend.open(Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
-                                             redis_url=redis_url))
-    click.echo(f"now serving {backend.rollback(project, version)['model_version']}")
 
 
 tasks_opt = click.option("--tasks", "tasks_file", required=True,
@@ -192,7 +163,7 @@ config_opt = click.option("--label-config", "config_file",
                           help="label config XML [default: the project's, from /setup]")
 
 
-def offline_options(func: F) -> F:
+def offline_options(func: Any) -> Any:
     """The options `train` and `predict` share."""
     for option in (model_dir_opt, config_opt, project_opt, tasks_opt, backend_dir):
         func = option(func)
@@ -204,14 +175,21 @@ def offline_options(func: F) -> F:
 @friendly
 def train(backend_dir: Path, tasks_file: Path, project: str, config_file: Path | None,
           model_dir: Path | None) -> None:
-    """Train a new version now, from a Label Studio JSON export."""
+    """Train a new version now, from a Label Studio JSON export (with a progress bar)."""
     from labelloop.cli.offline import train_offline
 
     settings = Settings.from_env(backend_dir=backend_dir, model_dir=model_dir)
     record = train_offline(settings, project, tasks_file, config_file)
     if record.state != "finished":
         raise click.ClickException(f"training failed: {record.error}")
-    click.echo(f"trained version {record.version} of project {record.project}")
+    metrics = record.metrics or {}
+    judged = (f" ({metrics['primary']} {metrics['score']:.3f} on {metrics['n_eval']} held-out)"
+              if metrics.get("score") is not None else "")
+    if record.outcome == "rejected":
+        click.echo(f"trained version {record.version} of project {record.project}, not served: "
+                   f"{record.error}")
+        return
+    click.echo(f"trained version {record.version} of project {record.project}{judged}")
 
 
 @cli.command()
@@ -228,22 +206,28 @@ def predict(backend_dir: Path, tasks_file: Path, project: str, config_file: Path
 
 
 @cli.command()
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
-              show_default=True, help="backend, Label Studio data and logs")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="backend, Label Studio data and logs [default: demo, or demo-ner]")
+@click.option("--task", type=click.Choice(["text", "ner"]), default="text", show_default=True,
+              help="text classification, or named entities")
 @click.option("--ls-venv", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Label Studio's virtualenv [env LABELLOOP_LS_VENV; created if missing]")
 @click.option("--ls-port", type=int, default=8080, show_default=True)
 @click.option("--port", "backend_port", type=int, default=9090, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="backend bind address")
 @friendly
-def demo(workdir: Path, ls_venv: Path | None, ls_port: int, backend_port: int, host: str) -> None:
-    """Start the text classifier AND a Label Studio with a connected demo project."""
+def demo(workdir: Path | None, task: str, ls_venv: Path | None, ls_port: int,
+         backend_port: int, host: str) -> None:
+    """Start a model AND a Label Studio with a connected demo project."""
     from labelloop.cli.demo import run_demo
     from labelloop.cli.studio import DEFAULT_LS_VENV
 
     venv = ls_venv or Path(os.environ.get("LABELLOOP_LS_VENV") or DEFAULT_LS_VENV)
-    run_demo(workdir, venv, ls_port, backend_port, host, click.echo)
+    folder = workdir or Path("demo" if task == "text" else f"demo-{task}")
+    run_demo(folder, venv, ls_port, backend_port, host, click.echo, task)
 
+
+register_manage(cli)
 
 if __name__ == "__main__":
     cli()

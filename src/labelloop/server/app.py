@@ -80,7 +80,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
                   description="A Label Studio ML backend.", responses=_ERRORS)
     app.state.backend = backend
     _install_errors(app)
-    _install_routes(app, backend)
+    _install_routes(app, backend, settings)
     app.add_middleware(AuthGuard, settings=settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
@@ -109,7 +109,8 @@ def _install_errors(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-def _install_routes(app: FastAPI, backend: Backend) -> None:  # noqa: C901 - one route each
+def _install_routes(app: FastAPI, backend: Backend,  # noqa: C901 - one route each
+                    settings: Settings) -> None:
     @app.get("/", summary="Same as /health")
     @app.get("/health", summary="Liveness; never waits for a model to load")
     async def health() -> Response:
@@ -128,7 +129,8 @@ def _install_routes(app: FastAPI, backend: Backend) -> None:  # noqa: C901 - one
         context = (req.params or {}).get("context")
         if context is not None and not isinstance(context, dict):
             raise InvalidField("params.context", "must be an object or null")
-        result = await run_in_threadpool(backend.predict, req.project, req.tasks,
+        project = req.project if req.project is not None else settings.default_project
+        result = await run_in_threadpool(backend.predict, project, req.tasks,
                                          req.label_config, context)
         response = await run_in_threadpool(json_response, result)
         if len(req.tasks) >= LARGE_BATCH:
@@ -152,8 +154,13 @@ def _install_routes(app: FastAPI, backend: Backend) -> None:  # noqa: C901 - one
     @app.post("/train", openapi_extra=_body(TrainRequest), summary="Legacy training request")
     async def train(request: Request) -> Response:
         req = await parse(request, TrainRequest)
+        tasks = req.annotations if req.annotations is not None else req.completions
+        if tasks is None:
+            raise InvalidField("annotations", "is required (or 'completions', as Label Studio "
+                                              "0.8/0.9 sent it)")
         return json_response(await run_in_threadpool(
-            backend.train_legacy, req.project, req.annotations, req.label_config))
+            backend.train_legacy, req.project, [_annotations_key(t) for t in tasks],
+            req.label_config))
 
     @app.get("/is_training")
     async def is_training(project: ProjectQuery) -> Response:
@@ -162,6 +169,13 @@ def _install_routes(app: FastAPI, backend: Backend) -> None:  # noqa: C901 - one
     @app.get("/job_status")
     async def job_status(job_id: JobId) -> Response:
         return json_response(await run_in_threadpool(backend.job_status, job_id))
+
+
+def _annotations_key(task: dict[str, Any]) -> dict[str, Any]:
+    """Label Studio 0.x called annotations "completions"."""
+    if "annotations" not in task and isinstance(task.get("completions"), list):
+        return {**task, "annotations": task["completions"]}
+    return task
 
 
 def app_from_env() -> FastAPI:

@@ -42,7 +42,9 @@ class SetupRequest(_Body):
 
 class PredictRequest(_Body):
     tasks: list[TaskJson]
-    project: ProjectId
+    project: ProjectId | None = Field(
+        default=None, description="absent (as label-studio-ml's example tests send it): the "
+                                  "default project (LABELLOOP_DEFAULT_PROJECT, 'default')")
     label_config: LabelConfigXml
     params: dict[str, Any] | None = Field(
         default=None, description='{"login", "password", "context"}; context is interactive mode')
@@ -54,7 +56,10 @@ class WebhookRequest(_Body):
 
 
 class TrainRequest(_Body):
-    annotations: list[dict[str, Any]]
+    annotations: list[dict[str, Any]] | None = Field(
+        default=None, description="annotated tasks (Label Studio 1.x)")
+    completions: list[dict[str, Any]] | None = Field(
+        default=None, description="the same, as Label Studio 0.8/0.9 sent them")
     project: ProjectId
     label_config: LabelConfigXml | None = None
     params: dict[str, Any] | None = None

@@ -1,5 +1,7 @@
-"""One training job: snapshot the training set into a new version folder, call ``fit``,
-write ``job_result.json`` atomically, and only then make the version current.
+"""One training job: snapshot the training set into a new version folder, train and judge
+the model (:mod:`labelloop.training.pipeline`), write ``job_result.json`` atomically, and
+only then make the version current (when it is not worse than the one served). Then
+prune old versions (:mod:`labelloop.store.retention`).
 
 ``fit`` runs in a child process: if it crashes or is killed, the parent still records
 the failure, and the previous version keeps serving.
@@ -21,20 +23,36 @@ from typing import Any
 
 import orjson
 
-from labelloop.errors import LabelloopError, LabelStudioError, TrainingError
+from labelloop.compat.loader import load_backend_class
+from labelloop.errors import LabelloopError, LabelStudioError, NotFound, TrainingError
+from labelloop.sdk.context import ProjectContext
 from labelloop.sdk.label_studio import LabelStudioClient
-from labelloop.sdk.script import find_model_script, load_model_class
 from labelloop.settings import Settings
 from labelloop.store.atomic import write_json_atomic
 from labelloop.store.bundle import Stores
 from labelloop.store.jobs import JobRecord
+from labelloop.store.model_context import model_context
 from labelloop.store.projects import ProjectInfo
+from labelloop.store.retention import RetentionPolicy, prune
+from labelloop.store.versions import VersionInfo
+from labelloop.training.events import trigger
+from labelloop.training.pipeline import Pipeline
+from labelloop.training.queue import TrainingQueue
 
 log = logging.getLogger("labelloop.training")
+PROGRESS_EVERY_S = 0.5
+
+
 @dataclass(frozen=True)
 class TrainingContext:
     settings: Settings
     stores: Stores
+    queue: TrainingQueue | None = None  # where a job queues its follow-ups (re-scoring)
+
+    @property
+    def retention(self) -> RetentionPolicy:
+        return RetentionPolicy(self.settings.keep_versions,
+                               self.settings.keep_failed_hours * 3600)
 
 
 def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
@@ -42,38 +60,88 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
 
     The caller holds the project's run lock, so no other job of the project is running.
     """
-    record = record.update(state="running", started=time.time())
-    ctx.stores.jobs.put(record)
+    job = _Job(record.update(state="running", started=time.time()))
+    ctx.stores.jobs.put(job.record)
+    log.info("training job %s of project %s started (%s)", record.job_id, record.project,
+             record.source)
     try:
-        sweep_abandoned(ctx.stores, record.project)
-        info = ctx.stores.registry.get(record.project)
-        if info is None:
-            raise TrainingError(f"project {record.project} has no label config yet: "
-                                "connect it in Label Studio (/setup) first")
-        tasks, source = _training_tasks(ctx, record, info)
-        if not tasks:
-            raise TrainingError(f"project {record.project} has no annotations to train on")
-        # Imported here, before the fork: the fit child inherits it instead of paying the
-        # import (sklearn...) each time, and a broken script fails before any folder exists.
-        load_model_class(find_model_script(ctx.settings.backend_dir))
-        version, workdir = ctx.stores.versions.create(record.project)
-        record = record.update(version=version, source=source)
-        ctx.stores.jobs.put(record)
-        _fit_in_child(ctx, record, info, tasks, workdir)
+        _train(ctx, job)
     except LabelloopError as exc:
-        log.error("training job %s failed: %s", record.job_id, exc.message)
-        record = record.update(state="failed", ended=time.time(), error=exc.message)
+        job.fail(exc.message)
     except OSError as exc:  # disk full, unwritable model dir...: fail cleanly, keep serving
-        message = f"cannot write the new version: {exc}"
-        log.error("training job %s failed: %s", record.job_id, message)
-        record = record.update(state="failed", ended=time.time(), error=message)
+        job.fail(f"cannot write the new version: {exc}")
         with contextlib.suppress(OSError, LabelloopError):
-            if record.version:
-                fail_version(ctx.stores, record.project, record.version, record.job_id, message)
-    else:
-        record = record.update(state="finished", ended=time.time())
+            if job.record.version:
+                fail_version(ctx.stores, record.project, job.record.version, record.job_id,
+                             str(job.record.error))
+    ctx.stores.jobs.put(job.record)
+    _log_end(job.record)
+    _prune_quietly(ctx, record.project)
+    return job.record
+
+
+@dataclass
+class _Job:
+    """The record of the job as it goes: the version is known once its folder exists."""
+
+    record: JobRecord
+
+    def fail(self, message: str) -> None:
+        self.record = self.record.update(state="failed", outcome="failed", ended=time.time(),
+                                         error=message, progress=None)
+
+
+def _train(ctx: TrainingContext, job: _Job) -> None:
+    record = job.record
+    sweep_abandoned(ctx.stores, record.project)
+    info = ctx.stores.registry.get(record.project)
+    if info is None:
+        raise TrainingError(f"project {record.project} has no label config yet: "
+                            "connect it in Label Studio (/setup) first")
+    tasks, source = _training_tasks(ctx, record, info)
+    if not tasks:
+        raise TrainingError(f"project {record.project} has no annotations to train on")
+    # Imported here, before the fork: the fit child inherits it instead of paying the
+    # import (sklearn...) each time, and a broken script fails before any folder exists.
+    load_backend_class(ctx.settings.backend_dir, ctx.settings.model_class)
+    version, workdir = ctx.stores.versions.create(record.project)
+    job.record = record = record.update(version=version, source=source)
     ctx.stores.jobs.put(record)
-    return record
+    result = _fit_in_child(ctx, record, info, tasks, workdir)
+    job.record = record.update(
+        state="finished", ended=time.time(), progress=None,
+        outcome="promoted" if result["status"] == "ok" else "rejected",
+        metrics=_summary(result),
+        error=None if result["status"] == "ok" else result["promotion"]["reason"])
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    metrics = result.get("metrics") or {}
+    promotion = result.get("promotion") or {}
+    return {"primary": metrics.get("primary"), "score": metrics.get("score"),
+            "n_train": result.get("n_train"), "n_eval": result.get("n_eval"),
+            "current_score": promotion.get("current")}
+
+
+def _log_end(record: JobRecord) -> None:
+    took = (record.ended or time.time()) - (record.started or record.created)
+    metrics = record.metrics or {}
+    log.info("training job %s of project %s ended: %s, version %s, %.2f s, %s=%s "
+             "(n_train=%s, n_eval=%s)%s", record.job_id, record.project, record.outcome,
+             record.version, took, metrics.get("primary"), metrics.get("score"),
+             metrics.get("n_train"), metrics.get("n_eval"),
+             f": {record.error}" if record.error else "")
+
+
+def _prune_quietly(ctx: TrainingContext, project: str) -> None:
+    """Retention after each job; a failure here never fails the job."""
+    try:
+        done = prune(ctx.stores.versions, ctx.stores.jobs, project, ctx.retention)
+    except (LabelloopError, OSError) as exc:
+        log.warning("pruning project %s failed: %s", project, exc)
+        return
+    if done.removed:
+        log.info("pruned versions %s of project %s", ", ".join(done.removed), project)
 
 
 def _training_tasks(ctx: TrainingContext, record: JobRecord,
@@ -93,7 +161,7 @@ def _training_tasks(ctx: TrainingContext, record: JobRecord,
 
 
 def _fit_in_child(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
-                  tasks: list[dict[str, Any]], workdir: Path) -> None:
+                  tasks: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
     assert record.version is not None
     write_json_atomic(workdir / "train_data.json", tasks, pretty=True)
     write_json_atomic(workdir / "train_data_info.json", {"count": len(tasks)})
@@ -104,8 +172,8 @@ def _fit_in_child(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
     child.start()
     child.join()
     result = ctx.stores.versions.get(record.project, record.version)
-    if result.status == "ok":
-        return
+    if result.status in ("ok", "rejected") and result.job_result is not None:
+        return result.job_result
     if result.job_result is None:  # the child died before it could record anything
         reason = f"the training process died (exit code {child.exitcode})"
         if child.exitcode is not None and child.exitcode < 0:
@@ -148,39 +216,74 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+class _ProgressWriter:
+    """Progress reported from ``fit`` goes into the job record, at most twice a second."""
+
+    def __init__(self, ctx: TrainingContext, record: JobRecord) -> None:
+        self.ctx, self.record, self.last = ctx, record, 0.0
+
+    def __call__(self, fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_S and fraction < 1.0:
+            return
+        self.last = now
+        progress = {"fraction": round(fraction, 4), "message": message[:200], "at": time.time()}
+        with contextlib.suppress(LabelloopError, OSError):  # progress is best effort
+            self.ctx.stores.jobs.put(self.record.update(progress=progress))
+
+
 def _fit_and_finish(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
                     tasks: list[dict[str, Any]], workdir: Path, started: float,
                     parent: int) -> None:
     assert record.version is not None
     _die_with_parent(parent)
     try:
-        model_cls = load_model_class(find_model_script(ctx.settings.backend_dir))
-        current = ctx.stores.versions.current_version(record.project)
-        previous = (ctx.stores.versions.get(record.project, current).train_output
-                    if current else None)
-        model = model_cls(info.label_config, train_output=previous,
-                          **(info.extra_params or {}))
-        train_output = model.fit(tasks, workdir)
-        if not isinstance(train_output, dict):
-            raise TrainingError(f"{model_cls.__name__}.fit() returned "
-                                f"{type(train_output).__name__}, not a dict")
-        orjson.dumps(train_output)  # must be JSON-serialisable before it is recorded
+        model_cls = load_backend_class(ctx.settings.backend_dir, ctx.settings.model_class)
+
+        def context(train_output: dict[str, Any] | None) -> ProjectContext:
+            return model_context(ctx.settings, ctx.stores.state, record.project, info,
+                                 model_cls.__name__, record.version, train_output)
+
+        event, data = trigger(record, info, tasks)
+        outcome = Pipeline(ctx.settings, model_cls, info, _current(ctx, record.project),
+                           _ProgressWriter(ctx, record), context).run(
+            tasks, workdir, event=event, data=data, job_id=record.job_id)
+        orjson.dumps(outcome.train_output)  # must be JSON-serialisable before it is recorded
         result = _job_result(record.project, record.version, workdir, record.job_id, started,
-                             train_output=train_output)
+                             train_output=outcome.train_output, status=outcome.status)
+        result.update(metrics=outcome.metrics, n_train=outcome.n_train, n_eval=outcome.n_eval,
+                      evaluation=outcome.evaluation, promotion=outcome.decision.to_dict())
+        model_metrics = outcome.train_output.get("metrics")
+        if isinstance(model_metrics, dict):  # what the model reported about itself
+            result["model_metrics"] = model_metrics
     except BaseException as exc:  # any failure of user code is recorded, never raised
         with contextlib.suppress(OSError):
             (workdir / "error.log").write_text(traceback.format_exc())
         result = _job_result(record.project, record.version, workdir, record.job_id, started,
-                             error=f"{type(exc).__name__}: {exc}")
+                             error=_describe(exc))
     ctx.stores.versions.finish(record.project, record.version, result)
+
+
+def _describe(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, LabelloopError) else f"{type(exc).__name__}: {exc}"
+
+
+def _current(ctx: TrainingContext, project: str) -> VersionInfo | None:
+    version = ctx.stores.versions.current_version(project)
+    if version is None:
+        return None
+    try:
+        return ctx.stores.versions.get(project, version)
+    except NotFound:  # the pointer names a folder that is gone: train from scratch
+        return None
 
 
 def _job_result(project: str, version: str, workdir: Path, job_id: str | None,
                 started: float, *, train_output: dict[str, Any] | None = None,
-                error: str | None = None) -> dict[str, Any]:
+                error: str | None = None, status: str = "ok") -> dict[str, Any]:
     """The founding ``job_result.json``; failures add ``error``."""
     result: dict[str, Any] = {
-        "status": "ok" if error is None else "error",
+        "status": status if error is None else "error",
         "train_output": train_output,
         "project": project,
         "workdir": str(workdir),
@@ -191,3 +294,4 @@ def _job_result(project: str, version: str, workdir: Path, job_id: str | None,
     if error is not None:
         result["error"] = error
     return result
+

@@ -2,8 +2,9 @@
 
 Coalescing works across server processes through the file system:
 
-* ``.jobs/pending.json`` is the one queued job of a project. It is created only if absent
-  (hard link of a complete temp file), so a burst of events yields one queued job.
+* ``.jobs/pending.json`` is the one queued training job of a project. It is created only
+  if absent (hard link of a complete temp file), so a burst of events yields one queued
+  job. ``.jobs/pending-rescore.json`` is the one queued re-scoring job, the same way.
 * ``.jobs/runner.lock`` is held (flock) by the runner while it works. The runner claims
   ``pending.json`` by renaming it, so events during a job queue exactly one follow-up.
 * No wake-up is lost: a scheduler writes ``pending`` *then* tests the lock; the runner
@@ -26,6 +27,8 @@ from labelloop.store.atomic import disk_guarded, read_json, write_json_atomic
 from labelloop.store.jobs import JOBS_DIR, JobRecord, JobStore, new_job_id
 
 PENDING = "pending.json"
+PENDING_RESCORE = "pending-rescore.json"
+PENDING_FILES = {"train": PENDING, "rescore": PENDING_RESCORE}
 CLAIMED = "claimed.json"
 LOCK = "runner.lock"
 
@@ -45,11 +48,15 @@ class LocalQueue:
         return folder
 
     @disk_guarded
-    def schedule(self, project: str, source: str) -> JobRecord:
-        """Queue a job (or join the queued one) and return its record."""
+    def schedule(self, project: str, source: str, kind: str = "train") -> JobRecord:
+        """Queue a job (or join the queued one) and return its record. A re-scoring job
+        joins a queued training job: the training job re-scores when it promotes."""
         folder = self._dir(project)
-        new = JobRecord(new_job_id(), project, "queued", source)
-        record = _queue_pending(folder, new)
+        queued = self.pending(project)
+        if kind == "rescore" and queued is not None and queued.kind == "train":
+            return queued
+        new = JobRecord(new_job_id(), project, "queued", source, kind=kind)
+        record = _queue_pending(folder, new, PENDING_FILES[kind])
         if record is new:
             self.jobs.put(record)
         if not _lock_is_held(folder / LOCK):
@@ -57,8 +64,13 @@ class LocalQueue:
         return record
 
     def pending(self, project: str) -> JobRecord | None:
-        data = read_json(self.settings.model_dir / project / JOBS_DIR / PENDING)
-        return JobRecord(**data) if data else None
+        """The queued training job, else the queued re-scoring job."""
+        folder = self.settings.model_dir / project / JOBS_DIR
+        for name in (PENDING, PENDING_RESCORE):
+            data = read_json(folder / name)
+            if data:
+                return JobRecord.from_dict(data)
+        return None
 
     def is_running(self, project: str) -> bool:
         return _lock_is_held(self.settings.model_dir / project / JOBS_DIR / LOCK)
@@ -92,14 +104,18 @@ class LocalQueue:
             with self._lock:
                 if self._children.get(project) is not child:
                     return  # someone spawned a newer runner with its own watcher
-                if not (folder / PENDING).exists() or _lock_is_held(folder / LOCK):
+                if not has_pending(folder) or _lock_is_held(folder / LOCK):
                     del self._children[project]
                     return
                 self._children[project] = self._popen(project)
 
 
-def _queue_pending(folder: Path, record: JobRecord) -> JobRecord:
-    pending = folder / PENDING
+def has_pending(folder: Path) -> bool:
+    return any((folder / name).exists() for name in PENDING_FILES.values())
+
+
+def _queue_pending(folder: Path, record: JobRecord, name: str) -> JobRecord:
+    pending = folder / name
     tmp = folder / f".pending.{record.job_id}.tmp"
     write_json_atomic(tmp, record.to_dict(), durable=False)
     try:
@@ -107,13 +123,13 @@ def _queue_pending(folder: Path, record: JobRecord) -> JobRecord:
     except FileExistsError:
         queued = read_json(pending)
         if queued is not None:
-            existing = JobRecord(**queued)
+            existing = JobRecord.from_dict(queued)
             if record.source == "label_studio" and existing.source != "label_studio":
                 # START_TRAINING asks for Label Studio's data; upgrade the queued job.
                 existing = existing.update(source="label_studio")
                 write_json_atomic(pending, existing.to_dict(), durable=False)
             return existing
-        return _queue_pending(folder, record)  # claimed meanwhile: queue a new one
+        return _queue_pending(folder, record, name)  # claimed meanwhile: queue a new one
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -147,11 +163,16 @@ def try_lock(path: Path) -> IO[Any] | None:
     return f
 
 
-def claim_pending(folder: Path) -> JobRecord | None:
-    """Take the queued job, if any: later events queue a new one."""
+def peek_pending(folder: Path, kind: str = "train") -> JobRecord | None:
+    data = read_json(folder / PENDING_FILES[kind])
+    return JobRecord.from_dict(data) if data else None
+
+
+def claim_pending(folder: Path, kind: str = "train") -> JobRecord | None:
+    """Take the queued job of ``kind``, if any: later events queue a new one."""
     try:
-        (folder / PENDING).replace(folder / CLAIMED)
+        (folder / PENDING_FILES[kind]).replace(folder / CLAIMED)
     except FileNotFoundError:
         return None
     data = read_json(folder / CLAIMED)
-    return JobRecord(**data) if data else None
+    return JobRecord.from_dict(data) if data else None

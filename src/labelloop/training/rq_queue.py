@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -33,14 +34,22 @@ from labelloop.errors import LabelloopError
 from labelloop.settings import SETTINGS_ENV, Settings
 from labelloop.store.bundle import open_stores
 from labelloop.store.jobs import JobRecord, JobStore, new_job_id
-from labelloop.store.redis_stores import connect, guarded, key, text
+from labelloop.store.redis_stores import RELEASE_SCRIPT, connect, guarded, key, text
+from labelloop.training.cadence import due_at, last_train_job
 from labelloop.training.job import TrainingContext, fail_version, run_job
 
 log = logging.getLogger("labelloop.training")
 QUEUE = "labelloop"
+DRAIN = "labelloop.training.rq_queue.drain"
 JOB_TIMEOUT_S = 6 * 3600
 ALIVE = {"queued", "started", "deferred", "scheduled"}
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+
+
+PENDING_KEYS = {"train": "pending", "rescore": "pending-rescore"}
+
+
+def pending_key(project: str, kind: str = "train") -> str:
+    return key(PENDING_KEYS[kind], project)
 
 
 class RQQueue:
@@ -51,28 +60,43 @@ class RQQueue:
         self.jobs = jobs
 
     @guarded
-    def schedule(self, project: str, source: str) -> JobRecord:
-        new = JobRecord(new_job_id(), project, "queued", source)
-        if self.redis.set(key("pending", project), orjson.dumps(new.to_dict()), nx=True):
+    def schedule(self, project: str, source: str, kind: str = "train") -> JobRecord:
+        """Queue a job of ``kind`` or join the queued one. A re-scoring job joins a queued
+        training job: the training job re-scores when it promotes."""
+        if kind == "rescore" and (train := self._pending(project, "train")) is not None:
+            return train
+        new = JobRecord(new_job_id(), project, "queued", source, kind=kind)
+        if self.redis.set(pending_key(project, kind), orjson.dumps(new.to_dict()), nx=True):
             self.jobs.put(new)
-            self._enqueue(new)
+            self._enqueue(project)  # always: a draining worker may be past its last look
             return new
-        raw = self.redis.get(key("pending", project))
-        if raw is None:  # claimed in between: queue a fresh one
-            return self.schedule(project, source)
-        queued = JobRecord(**orjson.loads(raw))
+        queued = self._pending(project, kind)
+        if queued is None:  # claimed in between: queue a fresh one
+            return self.schedule(project, source, kind)
         if source == "label_studio" and queued.source != source:
+            # START_TRAINING asks for Label Studio's data, now: upgrade the queued job,
+            # and wake a drain even if one waits for the job to fall due.
             queued = queued.update(source=source)
-            self.redis.set(key("pending", project), orjson.dumps(queued.to_dict()), xx=True)
-        if not self._drain_alive(project) and not self.redis.exists(key("lock", project)):
-            self._enqueue(queued)  # its drain job was lost and nobody holds the project
+            self.redis.set(pending_key(project, kind), orjson.dumps(queued.to_dict()), xx=True)
+            self._enqueue(project)
+        elif not self._drain_alive(project) and not self.redis.exists(key("lock", project)):
+            self._enqueue(project)  # its drain job was lost and nobody holds the project
         return queued
 
-    def _enqueue(self, record: JobRecord) -> None:
-        job = self.queue.enqueue("labelloop.training.rq_queue.drain", record.project,
-                                 job_timeout=JOB_TIMEOUT_S, result_ttl=86400,
-                                 failure_ttl=7 * 86400)
-        self.redis.set(key("drain", record.project), job.id)
+    def _pending(self, project: str, kind: str) -> JobRecord | None:
+        raw = self.redis.get(pending_key(project, kind))
+        return JobRecord.from_dict(orjson.loads(raw)) if raw else None
+
+    def _enqueue(self, project: str, at: float | None = None) -> None:
+        """A drain job for ``project``, now or at the Unix time ``at`` (RQ's scheduler)."""
+        options: dict[str, Any] = {"job_timeout": JOB_TIMEOUT_S, "result_ttl": 86400,
+                                   "failure_ttl": 7 * 86400}
+        if at is None:
+            job = self.queue.enqueue(DRAIN, project, **options)
+        else:
+            job = self.queue.enqueue_at(datetime.fromtimestamp(at, timezone.utc), DRAIN,
+                                        project, **options)
+        self.redis.set(key("drain", project), job.id)
 
     def _drain_alive(self, project: str) -> bool:
         job_id = self.redis.get(key("drain", project))
@@ -85,8 +109,8 @@ class RQQueue:
 
     @guarded
     def pending(self, project: str) -> JobRecord | None:
-        raw = self.redis.get(key("pending", project))
-        return JobRecord(**orjson.loads(raw)) if raw else None
+        """The queued training job, else the queued re-scoring job."""
+        return self._pending(project, "train") or self._pending(project, "rescore")
 
     @guarded
     def is_running(self, project: str) -> bool:
@@ -122,28 +146,66 @@ class _Lock:
 
     def release(self) -> None:
         self._stop.set()
-        self.redis.eval(_RELEASE, 1, self.key, self.token)
+        self.redis.eval(RELEASE_SCRIPT, 1, self.key, self.token)
+
+
+class _Drain:
+    """One worker's turn at a project: due training jobs first, else queued re-scoring."""
+
+    def __init__(self, settings: Settings, project: str) -> None:
+        self.settings, self.project = settings, project
+        stores = open_stores(settings)
+        self.client = connect(str(settings.redis_url))
+        self.queue = RQQueue(settings, stores.jobs)
+        self.ctx = TrainingContext(settings, stores, self.queue)
+        self.last_train = last_train_job(stores.jobs.records(project))
+
+    def train_wait(self) -> float | None:
+        """Seconds until the queued training job is due (0: now); None: none queued."""
+        queued = self.queue._pending(self.project, "train")
+        if queued is None:
+            return None
+        due = due_at(queued, self.last_train, self.settings.train_min_interval_s,
+                     self.settings.train_interval_factor)
+        return max(0.0, due - time.time())
+
+    def claim(self, lock: _Lock) -> JobRecord | None:
+        kind = "train" if self.train_wait() == 0.0 else "rescore"
+        raw = self.client.getdel(pending_key(self.project, kind))
+        if raw is None:
+            return None
+        record = JobRecord.from_dict(orjson.loads(raw))
+        lock.retoken(record.job_id)  # the lock names the job: status checks see it
+        return record
+
+    def run(self, record: JobRecord) -> None:
+        done = run_job(self.ctx, record)
+        if done.kind == "train":
+            self.last_train = done
 
 
 def drain(project: str) -> dict[str, Any]:
-    """The RQ job: run the project's queued training jobs, unless another worker is."""
+    """The RQ job: run the project's queued jobs, unless another worker is. A training job
+    that is not due yet gets a drain job scheduled for when it is."""
     settings = Settings.from_json(os.environ[SETTINGS_ENV])
-    stores = open_stores(settings)
-    client = connect(str(settings.redis_url))
+    turn = _Drain(settings, project)
     current = get_current_job()
-    lock = _Lock(client, project, current.id if current else new_job_id(),
+    lock = _Lock(turn.client, project, current.id if current else new_job_id(),
                  settings.job_lock_ttl_s)
     ran = []
     while lock.try_acquire():
         try:
-            while (raw := client.getdel(key("pending", project))) is not None:
-                record = JobRecord(**orjson.loads(raw))
-                lock.retoken(record.job_id)  # the lock names the job: status checks see it
-                ran.append(run_job(TrainingContext(settings, stores), record).job_id)
+            while (record := turn.claim(lock)) is not None:
+                turn.run(record)
+                ran.append(record.job_id)
         finally:
             lock.release()
-        if not client.exists(key("pending", project)):
-            break  # looked after releasing: a job queued meanwhile is not stranded
+        wait = turn.train_wait()
+        if wait:  # looked after releasing: a job queued meanwhile is not stranded
+            turn.queue._enqueue(project, at=time.time() + wait)
+            break
+        if wait is None and not turn.client.exists(pending_key(project, "rescore")):
+            break
     return {"ran": ran}
 
 
@@ -176,9 +238,8 @@ def _record_killed(job: Job, reason: str) -> None:
         stores.jobs.put(record.update(state="failed", ended=time.time(), error=reason))
     if holder:
         _Lock(client, project, text(holder), settings.job_lock_ttl_s).release()
-    pending = client.get(key("pending", project))
-    if pending:  # queued behind the dead job: start it now
-        RQQueue(settings, stores.jobs)._enqueue(JobRecord(**orjson.loads(pending)))
+    if any(client.exists(pending_key(project, kind)) for kind in PENDING_KEYS):
+        RQQueue(settings, stores.jobs)._enqueue(project)  # queued behind the dead job
     log.error("training job %s of project %s failed: %s", record.job_id, project, reason)
 
 
@@ -195,7 +256,9 @@ def run_worker(settings: Settings, burst: bool = False) -> None:
         try:  # Worker() talks to Redis too
             worker = Worker([Queue(QUEUE, connection=client)], connection=client,
                             work_horse_killed_handler=on_horse_killed)
-            worker.work(burst=burst, logging_level=settings.log_level.upper())
+            # The scheduler starts drains for training jobs once they fall due.
+            worker.work(burst=burst, logging_level=settings.log_level.upper(),
+                        with_scheduler=True)
             return
         except redis.RedisError as exc:
             log.error("lost Redis (%s); starting a new worker in %.0f s", exc, delay)

@@ -1,0 +1,148 @@
+"""Commands that look after versions: versions, status, rollback, promote, pin, unpin,
+prune. Tables are drawn with rich."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from labelloop.cli.options import backend_dir, friendly, model_dir_opt, redis_opt, version_opt
+from labelloop.settings import Settings
+
+
+def _backend(backend_dir: Path, model_dir: Path | None, redis_url: str | None) -> Any:
+    from labelloop.backend.service import Backend
+
+    return Backend.open(Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
+                                          redis_url=redis_url))
+
+
+def _when(ts: float | None) -> str:
+    return datetime.datetime.fromtimestamp(ts).strftime("%m-%d %H:%M:%S") if ts else ""
+
+
+def _score(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else ""
+
+
+def versions_table(project: str, versions: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"project {project}", title_justify="left")
+    for name in ("", "version", "made", "status", "trained on", "held out", "metric",
+                 "score", "served was", "decision"):
+        table.add_column(name, overflow="fold")
+    for v in versions:
+        mark = "*" if v["current"] else ("p" if v["pinned"] else "")
+        table.add_row(mark, v["version"], _when(v["created"]), v["status"],
+                      str(v["n_train"] or ""), str(v["n_eval"] or ""), v["primary"] or "",
+                      _score(v["score"]), _score(v["current_score"]),
+                      v["decision"] or v["error"] or "")
+    return table
+
+
+def jobs_table(status: dict[str, Any]) -> Table:
+    table = Table(title="jobs", title_justify="left")
+    for name in ("", "job", "kind", "state", "progress", "version", "message"):
+        table.add_column(name, overflow="fold")
+    rows = [("running", status["running"]), ("queued", status["queued"]),
+            *[("failed", f) for f in status["failures"]]]
+    for label, job in rows:
+        if job is None:
+            continue
+        fraction = job.get("fraction")
+        table.add_row(label, job["job_id"][:8], job["kind"], job["state"],
+                      f"{fraction:.0%}" if fraction is not None else "", job["version"] or "",
+                      job.get("message") or job.get("error") or "")
+    return table
+
+
+def register(cli: click.Group) -> None:  # noqa: C901 - one small command each
+    @cli.command()
+    @backend_dir
+    @model_dir_opt
+    @redis_opt
+    @click.option("--project", default=None, help="only this project")
+    @friendly
+    def versions(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+                 project: str | None) -> None:
+        """List versions with their metrics: '*' marks the one served, 'p' pinned ones."""
+        listing = _backend(backend_dir, model_dir, redis_url).versions(project)["projects"]
+        if not listing:
+            click.echo("no versions yet")
+        console = Console(width=140)
+        for name, infos in listing.items():
+            console.print(versions_table(name, infos))
+
+    @cli.command()
+    @backend_dir
+    @model_dir_opt
+    @redis_opt
+    @click.option("--project", default=None, help="only this project")
+    @friendly
+    def status(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+               project: str | None) -> None:
+        """Projects, their versions, and the jobs that run, wait or failed."""
+        backend = _backend(backend_dir, model_dir, redis_url)
+        projects = backend.status(project)
+        if not projects:
+            click.echo("no projects with versions yet")
+        console = Console(width=140)
+        for p in projects:
+            console.print(f"[bold]project {p['project']}[/bold]: serving {p['model_version']}")
+            console.print(versions_table(p["project"], p["versions"]))
+            console.print(jobs_table(p))
+
+    def switch(action: str, help_text: str) -> None:
+        @cli.command(name=action, help=help_text)
+        @backend_dir
+        @model_dir_opt
+        @redis_opt
+        @click.option("--project", required=True)
+        @version_opt
+        @friendly
+        def command(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+                    project: str, version: str) -> None:
+            backend = _backend(backend_dir, model_dir, redis_url)
+            answer = getattr(backend, action)(project, version)
+            click.echo(f"now serving {answer['model_version']}")
+
+    switch("rollback", "Serve an earlier ok VERSION of PROJECT (every server switches at once).")
+    switch("promote", "Serve VERSION of PROJECT even if training rejected it (your call).")
+
+    def pinning(action: str, pinned: bool, help_text: str) -> None:
+        @cli.command(name=action, help=help_text)
+        @backend_dir
+        @model_dir_opt
+        @redis_opt
+        @click.option("--project", required=True)
+        @version_opt
+        @friendly
+        def command(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+                    project: str, version: str) -> None:
+            _backend(backend_dir, model_dir, redis_url).pin(project, version, pinned)
+            click.echo(f"version {version} of project {project} is "
+                       f"{'pinned: pruning keeps it' if pinned else 'no longer pinned'}")
+
+    pinning("pin", True, "Keep VERSION of PROJECT whatever pruning decides.")
+    pinning("unpin", False, "Let pruning decide about VERSION of PROJECT again.")
+
+    @cli.command()
+    @backend_dir
+    @model_dir_opt
+    @redis_opt
+    @click.option("--project", default=None, help="only this project")
+    @click.option("--dry-run", is_flag=True, help="say what would go, remove nothing")
+    @friendly
+    def prune(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+              project: str | None, dry_run: bool) -> None:
+        """Remove old versions: keeps the served one, pinned ones, the newest ok ones
+        (LABELLOOP_KEEP_VERSIONS) and recent failures (LABELLOOP_KEEP_FAILED_HOURS)."""
+        results = _backend(backend_dir, model_dir, redis_url).prune(project, dry_run)
+        verb = "would remove" if dry_run else "removed"
+        for r in results:
+            gone = ", ".join(r.removed) or "nothing"
+            click.echo(f"project {r.project}: {verb} {gone}; kept {', '.join(r.kept)}")

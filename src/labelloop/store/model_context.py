@@ -1,0 +1,42 @@
+"""The :class:`~labelloop.sdk.ProjectContext` a model is built with, when it serves a version
+and when it trains a new one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from labelloop.sdk.context import ProjectContext
+from labelloop.settings import Settings
+from labelloop.store.projects import ProjectInfo
+from labelloop.store.state import ProjectState, StateStore
+
+UNTRAINED_DIR = ".untrained"  # MODEL_DIR of a model that serves before any training
+
+
+def version_name(model_class: str, version: str | None) -> str:
+    """The string Label Studio stores with predictions; the same in /setup and /predict.
+
+    >>> version_name("SimpleTextClassifier", "1795570947"), version_name("M", None)
+    ('SimpleTextClassifier-1795570947', 'M-untrained')
+    """
+    return f"{model_class}-{version or 'untrained'}"
+
+
+def model_context(settings: Settings, state: StateStore, project: str,
+                  info: ProjectInfo | None, model_class: str, version: str | None,
+                  train_output: dict[str, Any] | None = None) -> ProjectContext:
+    """Label Studio's address comes from the settings, else from /setup. The state reads
+    the keys the version's own training run set as they were then (a rollback restores
+    them)."""
+    overlay = (train_output or {}).get("state")
+    folder = Path(settings.model_dir) / project / (version or UNTRAINED_DIR)
+    return ProjectContext(
+        project=project,
+        model_version=version_name(model_class, version),
+        version_dir=folder,
+        label_studio_url=settings.label_studio_url or (info.hostname if info else None),
+        label_studio_api_key=settings.label_studio_api_key or (
+            info.access_token if info else None),
+        state=ProjectState(state, project, overlay if isinstance(overlay, dict) else None),
+    )

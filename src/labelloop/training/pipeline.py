@@ -1,0 +1,163 @@
+"""What a training job does with the model, inside the fit process.
+
+1. Evaluate: fit on the annotations minus a held-out slice (or on k-1 folds, k times, when
+   there are few), predict the held-out tasks, score the predictions against the
+   annotations (:func:`labelloop.sdk.evaluation.evaluate`).
+2. Compare: the served version's own evaluation model predicts the same held-out tasks.
+3. Refit on every annotation: the model that serves.
+4. Decide (:mod:`labelloop.training.promotion`): ``ok`` (promoted) or ``rejected``.
+
+User code runs here (``fit``, ``predict``), so this runs in the forked child of
+:mod:`labelloop.training.job`, never in a server.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labelloop.errors import TrainingError
+from labelloop.sdk.annotations import first_choice
+from labelloop.sdk.context import ProjectContext
+from labelloop.sdk.evaluation import Evaluation, evaluate
+from labelloop.sdk.label_config import LabelConfig, parse_label_config
+from labelloop.sdk.model import LabelStudioModel, Task
+from labelloop.settings import Settings
+from labelloop.store.projects import ProjectInfo
+from labelloop.store.versions import VersionInfo
+from labelloop.training.evaluation import Split, predict_all, split
+from labelloop.training.promotion import Decision, decide
+
+Progress = Callable[[float, str], None]
+# The context a model is built with in the job, from the train_output it is built with.
+ContextFor = Callable[[dict[str, Any] | None], ProjectContext]
+EVAL_DIR = "eval"
+MIN_EVAL_TASKS = 10
+
+
+@dataclass
+class Outcome:
+    train_output: dict[str, Any]
+    decision: Decision
+    n_train: int
+    metrics: dict[str, Any] | None = None
+    n_eval: int = 0
+    evaluation: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.decision.promote else "rejected"
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, model_cls: type[LabelStudioModel], info: ProjectInfo,
+                 current: VersionInfo | None, progress: Progress,
+                 context: ContextFor) -> None:
+        self.settings = settings
+        self.context = context
+        self.model_cls = model_cls
+        self.info = info
+        self.config: LabelConfig = parse_label_config(info.label_config)
+        self.current = current
+        self.progress = progress
+        self.params = {**settings.model_kwargs, **(info.extra_params or {})}
+
+    def build(self, train_output: dict[str, Any] | None) -> LabelStudioModel:
+        return self.model_cls(self.config, train_output=train_output,
+                              project=self.context(train_output), **self.params)
+
+    def fit(self, tasks: list[Task], workdir: Path, span: tuple[float, float],
+            what: str, **kwargs: Any) -> dict[str, Any]:
+        """A fresh model (seeded with the served version's output) fits ``tasks``."""
+        workdir.mkdir(parents=True, exist_ok=True)
+        model = self.build(self.current.train_output if self.current else None)
+        low, high = span
+        model.on_progress = lambda f, m: self.progress(
+            low + (high - low) * min(max(f, 0.0), 1.0), f"{what}: {m}" if m else what)
+        self.progress(low, what)
+        output = model.fit(tasks, workdir, **kwargs)
+        if not isinstance(output, dict):
+            raise TrainingError(f"{self.model_cls.__name__}.fit() returned "
+                                f"{type(output).__name__}, not a dict")
+        return output
+
+    def run(self, tasks: list[Task], workdir: Path, **fit_kwargs: Any) -> Outcome:
+        plan = self._split(tasks)
+        started = time.monotonic()
+        evaluation, scored, eval_output = self._evaluate(plan, workdir, **fit_kwargs)
+        evaluation["seconds"] = round(time.monotonic() - started, 3)
+        current_score = self._current_score(plan, scored)
+        if self.settings.refit or eval_output is None:
+            output = self.fit(tasks, workdir, (0.55 if scored else 0.0, 0.98), "fit",
+                              **fit_kwargs)
+        else:  # the evaluation model serves: it trained on all but the held-out tasks
+            output = eval_output
+        decision = decide(self.settings.promote, self.settings.promote_tolerance,
+                          self.settings.promote_min_eval,
+                          scored.score if scored else None, current_score,
+                          scored.n_eval if scored else 0,
+                          self.current.version if self.current else None)
+        return Outcome(output, decision, n_train=len(tasks),
+                       metrics=scored.to_dict() if scored else None,
+                       n_eval=scored.n_eval if scored else 0, evaluation=evaluation)
+
+    def _split(self, tasks: list[Task]) -> Split:
+        if not self.settings.evaluate:
+            return Split("skipped", train=tasks, reason="evaluation is off (LABELLOOP_EVALUATE)")
+        if not getattr(self.model_cls, "supports_evaluation", True):
+            return Split("skipped", train=tasks,
+                         reason=f"{self.model_cls.__name__} chooses its own training data")
+        choices = [c for c in self.config.controls if c.type == "choices"]
+        label_of: Callable[[Task], str | None] = (
+            (lambda t: first_choice(t, choices[0].name)) if choices else (lambda t: None))
+        return split(tasks, self.settings.eval_share, self.settings.eval_kfold_below,
+                     MIN_EVAL_TASKS, label_of)
+
+    def _evaluate(self, plan: Split, workdir: Path, **fit_kwargs: Any) -> tuple[
+            dict[str, Any], Evaluation | None, dict[str, Any] | None]:
+        if plan.method == "holdout":
+            out = self.fit(plan.train, workdir / EVAL_DIR, (0.0, 0.45), "evaluation fit",
+                           **fit_kwargs)
+            self.progress(0.45, "evaluating on held-out annotations")
+            preds = predict_all(self.build(out), plan.held_out, self.settings.predict_chunk)
+            scored = evaluate(self.config, plan.held_out, preds)
+            return ({"method": "holdout", "train_output": out,
+                     "held_out": len(plan.held_out)}, scored, out)
+        if plan.method == "kfold":
+            return self._cross_validate(plan, workdir, **fit_kwargs)
+        return {"method": "skipped", "reason": plan.reason}, None, None
+
+    def _cross_validate(self, plan: Split, workdir: Path, **fit_kwargs: Any) -> tuple[
+            dict[str, Any], Evaluation, None]:
+        """Each fold is predicted by a model fit on the others; the folds' models are
+        thrown away (too few annotations to judge versions against each other)."""
+        tasks, preds = [], []
+        for i, fold in enumerate(plan.folds):
+            rest = [t for j, f in enumerate(plan.folds) if j != i for t in f]
+            span = (0.45 * i / len(plan.folds), 0.45 * (i + 1) / len(plan.folds))
+            folder = workdir / EVAL_DIR / f"fold-{i}"
+            out = self.fit(rest, folder, span, f"cross-validation {i + 1}/{len(plan.folds)}",
+                           **fit_kwargs)
+            preds += predict_all(self.build(out), fold, self.settings.predict_chunk)
+            tasks += fold
+            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(workdir / EVAL_DIR, ignore_errors=True)
+        return ({"method": "kfold", "folds": len(plan.folds)},
+                evaluate(self.config, tasks, preds), None)
+
+    def _current_score(self, plan: Split, scored: Evaluation | None) -> float | None:
+        """The served version's evaluation model on the same held-out tasks, when it has
+        one: it never trained on them (the hold-out is a stable function of the task)."""
+        if (scored is None or plan.method != "holdout" or self.current is None
+                or self.settings.promote == "always"):
+            return None
+        kept = ((self.current.job_result or {}).get("evaluation") or {}).get("train_output")
+        if not isinstance(kept, dict):
+            return None
+        self.progress(0.5, f"scoring the served version {self.current.version}")
+        preds = predict_all(self.build(kept), plan.held_out, self.settings.predict_chunk)
+        return evaluate(self.config, plan.held_out, preds).score
