@@ -289,7 +289,6 @@ LSML_VENV = Path(os.environ.get("LABELLOOP_LSML_VENV")
 def lsml_python() -> str:
     """Python of a virtualenv with the real label-studio-ml 1.0.9 and this labelloop
     (``make lsml-venv`` makes it; made here if missing, as the Makefile would)."""
-    python = LSML_VENV / "bin" / "python"
-    if not (LSML_VENV / ".installed").exists():
-        subprocess.run(["make", "lsml-venv", f"LSML_VENV={LSML_VENV}"], cwd=ROOT, check=True)
-    return str(python)
+    # make decides: nothing to do when the venv is newer than pyproject.toml.
+    subprocess.run(["make", "-s", "lsml-venv", f"LSML_VENV={LSML_VENV}"], cwd=ROOT, check=True)
+    return str(LSML_VENV / "bin" / "python")

@@ -23,11 +23,14 @@ def supervisor(deployment: Deployment) -> psutil.Process:
     return roots[0]
 
 
-def fit_process(root: psutil.Process) -> psutil.Process | None:
-    """The process running fit(): the deepest descendant of the supervisor."""
-    procs = root.children(recursive=True)
-    depth = {p.pid: len(p.parents()) for p in procs}
-    return max(procs, key=lambda p: depth[p.pid]) if procs else None
+def fit_process(root: psutil.Process, deployment: Deployment) -> psutil.Process | None:
+    """The process running fit(), once it runs: the supervisor's child in local mode; in
+    Redis mode the child of the RQ work-horse (the worker also runs a scheduler process,
+    at the horse's depth)."""
+    depth = 2 if deployment.workers else 1
+    base = len(root.parents())
+    found = [p for p in root.children(recursive=True) if len(p.parents()) - base == depth]
+    return found[0] if found else None
 
 
 def train_first_version(server: Server) -> str:
@@ -65,8 +68,7 @@ def test_killing_the_fit_process_marks_the_version_failed(
     project_dir = tmp_path / "models" / "1"
     folder = start_slow_job(server, control, project_dir, {v1.rsplit("-", 1)[1]})
     root = supervisor(deployment)
-    fit = wait_until(lambda: len(root.children(recursive=True)) >= (
-        2 if deployment.workers else 1) and fit_process(root), timeout=10)
+    fit = wait_until(lambda: fit_process(root, deployment), timeout=10)
     fit.send_signal(signal.SIGKILL)
     result = wait_until(lambda: json.loads((folder / "job_result.json").read_text()), timeout=10)
     assert result["status"] == "error" and "killed by signal 9" in result["error"]
@@ -83,7 +85,7 @@ def test_killing_the_whole_runner_leaves_an_incomplete_folder(
     project_dir = tmp_path / "models" / "1"
     folder = start_slow_job(server, control, project_dir, {v1.rsplit("-", 1)[1]})
     root = supervisor(deployment)
-    wait_until(lambda: len(root.children(recursive=True)) >= (2 if deployment.workers else 1))
+    wait_until(lambda: fit_process(root, deployment))
     for proc in [root, *root.children(recursive=True)]:  # as if the machine died, mid-fit
         proc.send_signal(signal.SIGKILL)
     wait_until(lambda: not root.is_running() or root.status() == psutil.STATUS_ZOMBIE)

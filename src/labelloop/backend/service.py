@@ -9,7 +9,8 @@ from dataclasses import replace
 from typing import Any
 
 from labelloop import __version__
-from labelloop.backend.events import START_TRAINING, is_skipped, parse_event
+from labelloop.backend.events import KNOWN_ACTIONS, START_TRAINING, is_skipped, parse_event
+from labelloop.backend.metrics import Metrics
 from labelloop.backend.model_cache import ModelCache
 from labelloop.backend.status import project_status
 from labelloop.backend.versions import describe
@@ -48,6 +49,8 @@ class Backend:
         self.queue = queue
         self.models: ModelCache[LabelStudioModel] = ModelCache(settings.model_cache_size)
         self._configs: ModelCache[LabelConfig] = ModelCache(32)
+        self.metrics = (Metrics(stores, queue, self.version_name) if settings.metrics
+                        else None)
 
     @classmethod
     def open(cls, settings: Settings) -> Backend:
@@ -177,12 +180,17 @@ class Backend:
         for i in range(0, len(tasks), chunk):  # bounded memory for 50,000-task batches
             results += self._call_predict(model, list(tasks[i:i + chunk]), context)
         results = _stamp(results, model_version)
+        if self.metrics is not None:
+            self.metrics.tasks.labels(key, model_version).inc(len(tasks))
         log.debug("predict project=%s tasks=%d version=%s in %.1f ms", key, len(tasks),
                   model_version, (time.perf_counter() - started) * 1000)
         return {"results": results, "model_version": model_version}
 
     def webhook(self, payload: object) -> dict[str, Any]:
         event = parse_event(payload)
+        if self.metrics is not None:
+            self.metrics.webhooks.labels(event.action if event.action in KNOWN_ACTIONS
+                                         else "other").inc()
         if event.label_config and self.stores.registry.get(event.project) is None:
             # Webhooks carry the label config: enough to train before any /setup.
             self._config(event.label_config, "project.label_config")
@@ -255,12 +263,16 @@ class Backend:
             ctx = model_context(self.settings, self.stores.state, project, info, name,
                                 version, train_output)
             params = {**self.settings.model_kwargs, **((info.extra_params or {}) if info else {})}
+            started = time.perf_counter()
             try:
-                return self.model_class(config, train_output=train_output, project=ctx, **params)
+                model = self.model_class(config, train_output=train_output, project=ctx, **params)
             except LabelloopError:
                 raise  # e.g. the model refuses this label config: a clear 4xx
             except Exception as exc:
                 raise ModelError(f"{name}() failed to load: {type(exc).__name__}: {exc}") from exc
+            if self.metrics is not None:
+                self.metrics.model_load.labels(project).observe(time.perf_counter() - started)
+            return model
 
         return self.models.get_or_build((project, version, config.fingerprint), build)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from labelloop.cli.options import (
 )
 from labelloop.logs import configure_logging
 from labelloop.settings import SETTINGS_ENV, Settings
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
 
 
 @click.group()
@@ -103,6 +106,9 @@ def serve(settings: Settings) -> None:
         # Check the script in a throw-away process: the supervisor stays small.
         check_script(settings)
         os.environ[SETTINGS_ENV] = settings.to_json()
+        if settings.metrics and not os.environ.get(MULTIPROC_ENV):
+            # Each worker writes its counters here; /metrics adds them up.
+            os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="labelloop-metrics-")
         logging.getLogger("labelloop").info("starting %d server processes", settings.workers)
         uvicorn.run("labelloop.server.app:app_from_env", factory=True,
                     workers=settings.workers, **common)

@@ -13,15 +13,16 @@ from typing import Any, TypeVar
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from labelloop import __version__
 from labelloop.backend.memory import LARGE_BATCH, release_memory
+from labelloop.backend.metrics import CONTENT_TYPE
 from labelloop.backend.service import Backend
-from labelloop.errors import InvalidField, LabelloopError, ModelError
-from labelloop.server.middleware import AuthGuard, BodyLimit
+from labelloop.errors import InvalidField, LabelloopError, ModelError, NotFound
+from labelloop.server.middleware import AuthGuard, BodyLimit, RequestMetrics
 from labelloop.server.schemas import (
     ErrorBody,
     JobId,
@@ -31,6 +32,7 @@ from labelloop.server.schemas import (
     TrainRequest,
     WebhookRequest,
 )
+from labelloop.server.status_routes import install_status_routes
 from labelloop.settings import SETTINGS_ENV, Settings
 
 log = logging.getLogger("labelloop.server")
@@ -81,8 +83,12 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.state.backend = backend
     _install_errors(app)
     _install_routes(app, backend, settings)
+    install_status_routes(app, backend, settings)
     app.add_middleware(AuthGuard, settings=settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if backend.metrics is not None:  # outermost: it sees every answer, 401s and 413s too
+        routes = frozenset(getattr(r, "path", "") for r in app.routes)
+        app.add_middleware(RequestMetrics, metrics=backend.metrics, routes=routes)
     return app
 
 
@@ -169,6 +175,13 @@ def _install_routes(app: FastAPI, backend: Backend,  # noqa: C901 - one route ea
     @app.get("/job_status")
     async def job_status(job_id: JobId) -> Response:
         return json_response(await run_in_threadpool(backend.job_status, job_id))
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        if backend.metrics is None:
+            raise NotFound("metrics are off (LABELLOOP_METRICS=false)")
+        body = await run_in_threadpool(backend.metrics.exposition)
+        return Response(body, media_type=CONTENT_TYPE)
 
 
 def _annotations_key(task: dict[str, Any]) -> dict[str, Any]:

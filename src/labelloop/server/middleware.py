@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from labelloop.backend.metrics import Metrics
 from labelloop.errors import LabelloopError, PayloadTooLarge
 from labelloop.server.auth import SECRET_HEADER, check_request
 from labelloop.settings import Settings
@@ -75,3 +77,36 @@ class AuthGuard:
             await send_error(send, exc)
             return
         await self.app(scope, receive, send)
+
+
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+class RequestMetrics:
+    """Counts requests by route and status, and times them (Prometheus)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: frozenset[str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routes = routes  # other paths count as "other": no label per random URL
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            route = scope["path"] if scope["path"] in self.routes else "other"
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            self.metrics.requests.labels(route, method, str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)

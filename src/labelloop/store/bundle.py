@@ -9,6 +9,7 @@ from labelloop.settings import Settings
 from labelloop.store.jobs import FileJobStore, JobStore
 from labelloop.store.projects import FileProjectRegistry, ProjectRegistry
 from labelloop.store.state import FileStateStore, StateStore
+from labelloop.store.stats import FileStatsStore, StatsStore
 from labelloop.store.training_set import FileTrainingSetStore, TrainingSetStore
 from labelloop.store.versions import FileVersionStore, VersionStore
 
@@ -20,6 +21,7 @@ class Stores:
     registry: ProjectRegistry
     jobs: JobStore
     state: StateStore
+    stats: StatsStore
     mode: str  # "local" or "redis"
     ping: Callable[[], bool] = lambda: True  # does the shared state store answer?
 
@@ -37,5 +39,6 @@ def open_stores(settings: Settings) -> Stores:
         registry=FileProjectRegistry(settings.model_dir),
         jobs=FileJobStore(settings.model_dir),
         state=FileStateStore(settings.model_dir),
+        stats=FileStatsStore(settings.model_dir),
         mode="local",
     )

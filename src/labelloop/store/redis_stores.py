@@ -27,6 +27,7 @@ from labelloop.store.guards import unavailable_on
 from labelloop.store.jobs import JobRecord, check_job_id
 from labelloop.store.projects import ProjectInfo
 from labelloop.store.state import check_value
+from labelloop.store.stats import JobStats, bucket_of
 from labelloop.store.training_set import annotation_id, group_tasks, slim_task, task_entries
 from labelloop.store.versions import FileVersionStore
 
@@ -197,6 +198,37 @@ class RedisStateStore:
         self.redis.hset(key("state", project), name, check_value(name, value))
 
 
+class RedisStatsStore:
+    """A hash per project: "outcome:<kind>:<outcome>", "bucket:<i>", "sum", "count"."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    @guarded
+    def record(self, project: str, kind: str, outcome: str, seconds: float) -> None:
+        name = key("stats", project)
+        pipe = self.redis.pipeline()
+        pipe.hincrby(name, f"outcome:{kind}:{outcome}", 1)
+        if kind == "train":
+            pipe.hincrby(name, f"bucket:{bucket_of(seconds)}", 1)
+            pipe.hincrbyfloat(name, "sum", seconds)
+            pipe.hincrby(name, "count", 1)
+        pipe.execute()
+
+    @guarded
+    def get(self, project: str) -> JobStats:
+        raw = {text(k): text(v) for k, v in self.redis.hgetall(key("stats", project)).items()}
+        stats = JobStats(total_seconds=float(raw.get("sum", 0)), count=int(raw.get("count", 0)))
+        for field_name, value in raw.items():
+            kind, _, rest = field_name.partition(":")
+            if kind == "outcome":
+                job_kind, _, outcome = rest.partition(":")
+                stats.outcomes[(job_kind, outcome)] = int(value)
+            elif kind == "bucket":
+                stats.buckets[int(rest)] = int(value)
+        return stats
+
+
 JOB_TTL_S = 30 * 86400
 
 
@@ -264,6 +296,7 @@ def open_redis_stores(settings: Settings) -> Stores:
         registry=RedisProjectRegistry(client),
         jobs=RedisJobStore(client),
         state=RedisStateStore(client),
+        stats=RedisStatsStore(client),
         mode="redis",
         ping=lambda: _ping(client),
     )

@@ -76,8 +76,21 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
                              str(job.record.error))
     ctx.stores.jobs.put(job.record)
     _log_end(job.record)
+    record_stats(ctx.stores, job.record)
     _prune_quietly(ctx, record.project)
     return job.record
+
+
+def record_stats(stores: Stores, record: JobRecord) -> None:
+    """Count the finished job for /metrics (best effort: never fails the job)."""
+    outcome = {"promoted": "ok", "rejected": "rejected"}.get(record.outcome or "", "failed")
+    if outcome == "failed" and "killed" in (record.error or ""):
+        outcome = "killed"
+    took = (record.ended or time.time()) - (record.started or record.created)
+    try:
+        stores.stats.record(record.project, record.kind, outcome, took)
+    except (LabelloopError, OSError) as exc:
+        log.warning("could not count job %s: %s", record.job_id, exc)
 
 
 @dataclass

@@ -36,7 +36,7 @@ from labelloop.store.bundle import open_stores
 from labelloop.store.jobs import JobRecord, JobStore, new_job_id
 from labelloop.store.redis_stores import RELEASE_SCRIPT, connect, guarded, key, text
 from labelloop.training.cadence import due_at, last_train_job
-from labelloop.training.job import TrainingContext, fail_version, run_job
+from labelloop.training.job import TrainingContext, fail_version, record_stats, run_job
 
 log = logging.getLogger("labelloop.training")
 QUEUE = "labelloop"
@@ -235,7 +235,10 @@ def _record_killed(job: Job, reason: str) -> None:
     if record.state in ("running", "queued"):
         if record.version:
             fail_version(stores, project, record.version, record.job_id, reason)
-        stores.jobs.put(record.update(state="failed", ended=time.time(), error=reason))
+        record = record.update(state="failed", outcome="failed", ended=time.time(),
+                               error=reason)
+        stores.jobs.put(record)
+        record_stats(stores, record)
     if holder:
         _Lock(client, project, text(holder), settings.job_lock_ttl_s).release()
     if any(client.exists(pending_key(project, kind)) for kind in PENDING_KEYS):
