@@ -138,7 +138,8 @@ def _jobs_made(metrics: str) -> int:
     from prometheus_client.parser import text_string_to_metric_families
 
     return int(sum(s.value for f in text_string_to_metric_families(metrics) for s in f.samples
-                   if s.name == "labelloop_training_jobs_total" and s.labels.get("kind") == "train"))
+                   if s.name == "labelloop_training_jobs_total"
+                   and s.labels.get("kind") == "train"))
 
 
 def final_fit_time(model_dir: Path) -> tuple[float, float]:
