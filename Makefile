@@ -7,7 +7,7 @@ LS_VENV ?= $(HOME)/.cache/labelloop/ls-venv-1.23.2
 # installation is hosted, never shadowed by labelloop's stand-ins.
 LSML_VENV ?= $(HOME)/.cache/labelloop/lsml-venv-1.0.9
 
-.PHONY: venv demo test test-fast check lint typecheck bench ls-venv lsml-venv redis-server clean
+.PHONY: venv demo test test-fast check lint typecheck bench ls-venv lsml-venv redis-server chromium clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,10 @@ demo: venv ls-venv
 	$(VENV)/bin/labelloop demo --ls-venv $(LS_VENV)
 
 ## The whole test suite, installing what it needs first.
-test: venv ls-venv lsml-venv redis-server
+test: venv ls-venv lsml-venv redis-server chromium
 	LABELLOOP_LS_VENV=$(LS_VENV) LABELLOOP_LSML_VENV=$(LSML_VENV) $(PY) -m pytest
 
-test-fast: venv
+test-fast: venv chromium
 	$(PY) -m pytest -m "not e2e"
 
 lint: venv
@@ -55,6 +55,12 @@ $(LSML_VENV)/.installed: pyproject.toml
 	$(LSML_VENV)/bin/pip install -q label-studio-ml==1.0.9 redis rq
 	$(LSML_VENV)/bin/pip install -q -e '.[examples]'
 	touch $@
+
+## Debian's Chromium and chromedriver, for the status page's browser test.
+chromium:
+	@command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium chromium-driver; \
+	  else sudo apt-get update -q && sudo apt-get install -y -q chromium chromium-driver; fi; }
 
 ## Debian's redis-server, for the Redis-mode tests.
 redis-server:

@@ -74,6 +74,13 @@ class Unauthorized(LabelloopError):
     code = "unauthorized"
 
 
+class Forbidden(LabelloopError):
+    """Authenticated (or needing no auth), but not allowed: e.g. a cross-site form post."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(LabelloopError):
     status = 404
     code = "not_found"

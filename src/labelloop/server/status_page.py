@@ -245,8 +245,9 @@ def _point(v: Mapping[str, Any], x: float, y: float) -> str:
     label = (f'version {v.get("version")}: {v.get("primary") or "score"} '
              f'{fmt_score(v.get("score"))} after {fmt_count(v.get("n_train"))} annotations'
              f'{" (served)" if served else ""}')
+    label_y = y - 13 if y - 13 > _TOP else y + 21  # a score near 1: below, not cut off
     ring = (f'<circle class="served-ring" cx="{x:.1f}" cy="{y:.1f}" r="9"/>'
-            f'<text class="served-label" x="{x:.1f}" y="{y - 13:.1f}" '
+            f'<text class="served-label" x="{x:.1f}" y="{label_y:.1f}" '
             'text-anchor="middle">served</text>') if served else ""
     return (f'{ring}<circle class="point pt-{status}{" served" if served else ""}" '
             f'data-version="{esc(v.get("version"))}" data-score="{esc(v.get("score"))}" '

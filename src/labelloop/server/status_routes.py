@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from labelloop.backend.service import Backend
-from labelloop.errors import InvalidField, LabelloopError
+from labelloop.errors import Forbidden, InvalidField
 from labelloop.server.status_page import refresh_param, render_page, wants_html
 from labelloop.settings import Settings
 
@@ -58,35 +58,29 @@ PAGE_HEADERS = {
 }
 
 
-class Forbidden(LabelloopError):
-    """The request is authenticated (or needs no auth) but not allowed: a cross-site form."""
-
-    status = 403
-    code = "forbidden"
-
-
 # -- the CSRF key and tokens ------------------------------------------------------------
 def read_or_create_secret(path: Path) -> bytes:
     """The key in ``path``; the first process to need it writes it, mode 0600, atomically.
 
     A hard link publishes the complete file and never replaces one another process made
-    in the meantime, so every process ends up with the same key.
+    in the meantime, so every process ends up with the same key. A file a person wrote
+    (say, the same key on machines that share no volume) is used as it is.
     """
-    with contextlib.suppress(FileNotFoundError):
-        key = path.read_bytes()
-        if len(key) >= 32:
-            return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(name)  # mkstemp makes it 0600
-    try:
-        with open(fd, "wb") as f:  # noqa: PTH123 - a descriptor, not a path
-            f.write(secrets.token_hex(32).encode())
-        with contextlib.suppress(FileExistsError):
-            path.hardlink_to(tmp)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path.read_bytes()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(name)  # mkstemp makes it 0600
+        try:
+            with open(fd, "wb") as f:  # noqa: PTH123 - a descriptor, not a path
+                f.write(secrets.token_hex(32).encode())
+            with contextlib.suppress(FileExistsError):
+                path.hardlink_to(tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
+    key = path.read_bytes().strip()
+    if not key:  # never one we wrote: those are complete before they appear
+        raise OSError(f"{path} is empty")
+    return key
 
 
 def derive_key(settings: Settings) -> bytes:
