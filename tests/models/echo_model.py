@@ -1,8 +1,10 @@
 """A test model that answers every config type of LS-PROTOCOL.md section 4.
 
 Tests steer it while a server runs, through files in the folder ``$ECHO_CONTROL``:
-``fit_sleep`` (seconds ``fit`` sleeps), ``fit_fail`` (``fit`` raises) and ``predict``
-(``raise`` | ``short`` | ``junk``: ``predict`` misbehaves).
+``fit_sleep`` (seconds ``fit`` sleeps), ``fit_fail`` (``fit`` raises), ``fit_worse`` (``fit``
+learns the LEAST common label: a version that gets worse on purpose), ``fit_progress``
+(``fit`` reports progress in that many steps, 0.2 s apart) and ``predict`` (``raise`` |
+``short`` | ``junk``: ``predict`` misbehaves).
 """
 
 from __future__ import annotations
@@ -67,7 +69,12 @@ class EchoModel(LabelStudioModel):
         for label in labels:
             if label:
                 counts[label] = counts.get(label, 0) + 1
-        majority = max(counts, key=lambda k: counts[k]) if counts else None
+        steps = int(control("fit_progress") or 0)
+        for step in range(steps):
+            self.report_progress((step + 1) / steps, f"step {step + 1} of {steps}")
+            time.sleep(0.2)
+        pick = min if control("fit_worse") else max
+        majority = pick(counts, key=lambda k: counts[k]) if counts else None
         (Path(workdir) / "model.json").write_text(json.dumps(counts))
         return {"majority": majority, "model_file": str(Path(workdir) / "model.json"),
                 "count": len(tasks)}

@@ -90,7 +90,7 @@ class Pipeline:
         started = time.monotonic()
         evaluation, scored, eval_output = self._evaluate(plan, workdir, **fit_kwargs)
         evaluation["seconds"] = round(time.monotonic() - started, 3)
-        current_score = self._current_score(plan, scored)
+        current_score, why_not = self._current_score(plan, scored)
         if self.settings.refit or eval_output is None:
             output = self.fit(tasks, workdir, (0.55 if scored else 0.0, 0.98), "fit",
                               **fit_kwargs)
@@ -100,7 +100,7 @@ class Pipeline:
                           self.settings.promote_min_eval,
                           scored.score if scored else None, current_score,
                           scored.n_eval if scored else 0,
-                          self.current.version if self.current else None)
+                          self.current.version if self.current else None, why_not)
         return Outcome(output, decision, n_train=len(tasks),
                        metrics=scored.to_dict() if scored else None,
                        n_eval=scored.n_eval if scored else 0, evaluation=evaluation)
@@ -149,15 +149,20 @@ class Pipeline:
         return ({"method": "kfold", "folds": len(plan.folds)},
                 evaluate(self.config, tasks, preds), None)
 
-    def _current_score(self, plan: Split, scored: Evaluation | None) -> float | None:
+    def _current_score(self, plan: Split, scored: Evaluation | None) -> tuple[float | None, str]:
         """The served version's evaluation model on the same held-out tasks, when it has
-        one: it never trained on them (the hold-out is a stable function of the task)."""
-        if (scored is None or plan.method != "holdout" or self.current is None
-                or self.settings.promote == "always"):
-            return None
+        one: it never trained on them (the hold-out is a stable function of the task).
+        Else None, and why."""
+        if scored is None or self.settings.promote == "always":
+            return None, "not needed"
+        if self.current is None:
+            return None, "no served version to compare with"
+        if plan.method != "holdout":
+            return None, ("cross-validated on few annotations: the served version cannot be "
+                          "scored on the same held-out tasks")
         kept = ((self.current.job_result or {}).get("evaluation") or {}).get("train_output")
         if not isinstance(kept, dict):
-            return None
+            return None, f"the served version {self.current.version} kept no evaluation model"
         self.progress(0.5, f"scoring the served version {self.current.version}")
         preds = predict_all(self.build(kept), plan.held_out, self.settings.predict_chunk)
-        return evaluate(self.config, plan.held_out, preds).score
+        return evaluate(self.config, plan.held_out, preds).score, ""

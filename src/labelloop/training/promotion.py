@@ -35,7 +35,12 @@ class Decision:
 
 
 def decide(policy: str, tolerance: float, min_eval: int, candidate: float | None,
-           current: float | None, n_eval: int, current_version: str | None = None) -> Decision:
+           current: float | None, n_eval: int, current_version: str | None = None,
+           why_no_current: str = "no served version to compare with") -> Decision:
+    # Scores as job_result.json records them (4 digits), so what is compared is what is shown.
+    candidate = round(candidate, 4) if candidate is not None else None
+    current = round(current, 4) if current is not None else None
+
     def made(promote: bool, reason: str) -> Decision:
         return Decision(promote, reason, policy, candidate, current, current_version, tolerance)
 
@@ -46,7 +51,7 @@ def decide(policy: str, tolerance: float, min_eval: int, candidate: float | None
     if n_eval < min_eval:
         return made(True, f"not judged: {n_eval} held-out tasks, fewer than {min_eval}")
     if current is None:
-        return made(True, "not judged: no served version to compare with")
+        return made(True, f"not judged: {why_no_current}")
     if candidate >= current - tolerance:
         return made(True, f"not worse: {candidate:.4f} >= {current:.4f} - {tolerance}")
     return made(False, f"worse: {candidate:.4f} < {current:.4f} - {tolerance} "
