@@ -21,6 +21,7 @@ from labelloop.errors import (
     InvalidLabelConfig,
     LabelloopError,
     ModelError,
+    NotFound,
     StoreUnavailable,
 )
 from labelloop.sdk.label_config import LabelConfig, parse_label_config
@@ -169,8 +170,7 @@ class Backend:
             raise InvalidField("label_config", "is required (the project has not been set up)")
         config = self._config(label_config, "label_config")
         _check_task_data(config, tasks)
-        version = self.stores.versions.current_version(key)
-        model = self._model(key, version, config)
+        version, model = self._served_model(key, config)
         model_version = self.version_name(version)
         if not tasks:
             return {"results": [], "model_version": model_version}
@@ -249,6 +249,19 @@ class Backend:
             return self.stores.registry.get(project)
         except StoreUnavailable:
             return None  # the store is down: build with defaults rather than fail /predict
+
+    def _served_model(self, project: str,
+                      config: LabelConfig) -> tuple[str | None, LabelStudioModel]:
+        """The current version and its model. Between reading the pointer and loading the
+        folder, a rollback and a prune may remove that version: read the pointer again."""
+        for _ in range(3):
+            version = self.stores.versions.current_version(project)
+            try:
+                return version, self._model(project, version, config)
+            except NotFound:
+                if self.stores.versions.current_version(project) == version:
+                    raise
+        raise StoreUnavailable(f"project {project}: the served version keeps changing")
 
     def _model(self, project: str, version: str | None,
                config: LabelConfig) -> LabelStudioModel:
