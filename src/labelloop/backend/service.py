@@ -9,7 +9,13 @@ from dataclasses import replace
 from typing import Any
 
 from labelloop import __version__
-from labelloop.backend.events import KNOWN_ACTIONS, START_TRAINING, is_skipped, parse_event
+from labelloop.backend.events import (
+    KNOWN_ACTIONS,
+    START_TRAINING,
+    TASKS_CREATED,
+    is_skipped,
+    parse_event,
+)
 from labelloop.backend.metrics import Metrics
 from labelloop.backend.model_cache import ModelCache
 from labelloop.backend.status import project_status
@@ -35,6 +41,7 @@ from labelloop.store.projects import ProjectInfo
 from labelloop.store.retention import PruneResult, RetentionPolicy, prune
 from labelloop.store.versions import PROMOTABLE
 from labelloop.training.queue import TrainingQueue, open_queue
+from labelloop.training.rescoring import label_studio_of
 
 log = logging.getLogger("labelloop.backend")
 
@@ -202,6 +209,12 @@ class Backend:
                 self.stores.training_set.upsert(event.project, ann, task)
         if event.deletions:
             self.stores.training_set.delete(event.project, event.deletions)
+        if event.action == TASKS_CREATED and self._rescores(event.project):
+            # New tasks get a prediction of the served version (Label Studio no longer asks
+            # for one when a task opens once the project samples a labelloop version).
+            job = self.queue.schedule(event.project, "webhooks", kind="rescore")
+            return {"status": "ok", "action": event.action, "training": False,
+                    "rescoring": True, "job": job.job_id}
         if event.action == START_TRAINING:
             job = self.queue.schedule(event.project, "label_studio")
         elif event.changes_training_set and self.settings.train_on_annotation:
@@ -211,6 +224,12 @@ class Backend:
             return {"status": "ok", "action": event.action, "training": False}
         log.debug("webhook %s project=%s: job %s", event.action, event.project, job.job_id)
         return {"status": "ok", "action": event.action, "training": True, "job": job.job_id}
+
+    def _rescores(self, project: str) -> bool:
+        """Whether the project's unlabeled tasks are re-scored in Label Studio."""
+        return (self.settings.rescore and project.isdigit()
+                and self.stores.versions.current_version(project) is not None
+                and label_studio_of(self.settings, self._project_info(project)) is not None)
 
     def train_legacy(self, project: object, annotations: list[dict[str, Any]],
                      label_config: str | None) -> dict[str, Any]:

@@ -302,15 +302,6 @@ def _short_hash(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:8]
 
 
-class _TokenAuth(LabelStudioClient):
-    """The SDK client's token handling (legacy ``Token`` or JWT → ``Bearer``), exposed
-    for one download; the download itself must follow redirects and stream to disk,
-    which the client's own ``fetch`` does not."""
-
-    def headers_for(self, client: httpx.Client) -> dict[str, str]:
-        return self._headers(client)
-
-
 def _download(remote: _Remote, dest: Path, host: str | None, token: str | None,
               timeout: float) -> None:
     try:
@@ -331,7 +322,7 @@ def _auth_headers(remote: _Remote, client: httpx.Client, host: str | None,
     if not (token and host):
         return {}
     try:
-        return _TokenAuth(host, token, timeout).headers_for(client)
+        return LabelStudioClient(host, token, timeout).auth_headers(client)
     except LabelStudioError as exc:
         raise LabelStudioError(f"cannot download {remote.url}: {exc.message}") from exc
     except (KeyError, ValueError) as exc:  # a refresh answer without a JSON "access" key

@@ -17,6 +17,7 @@ import os
 import signal
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,14 @@ from labelloop.store.versions import VersionInfo
 from labelloop.training.events import trigger
 from labelloop.training.pipeline import Pipeline
 from labelloop.training.queue import TrainingQueue
+from labelloop.training.rescoring import label_studio_of, rescore_job, rescored
 
 log = logging.getLogger("labelloop.training")
 PROGRESS_EVERY_S = 0.5
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class TrainingContext:
     settings: Settings
     stores: Stores
     queue: TrainingQueue | None = None  # where a job queues its follow-ups (re-scoring)
+    preempt: Callable[[], bool] = _never  # is a training job due? (re-scoring then yields)
 
     @property
     def retention(self) -> RetentionPolicy:
@@ -62,8 +69,12 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
     """
     job = _Job(record.update(state="running", started=time.time()))
     ctx.stores.jobs.put(job.record)
-    log.info("training job %s of project %s started (%s)", record.job_id, record.project,
-             record.source)
+    log.info("%s job %s of project %s started (%s)", record.kind, record.job_id,
+             record.project, record.source)
+    if record.kind == "rescore":
+        job.record = rescore_job(ctx.settings, ctx.stores, job.record, ctx.preempt,
+                                 _ProgressWriter(ctx, job.record))
+        return _end(ctx, job.record)
     try:
         _train(ctx, job)
     except LabelloopError as exc:
@@ -74,16 +85,39 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
             if job.record.version:
                 fail_version(ctx.stores, record.project, job.record.version, record.job_id,
                              str(job.record.error))
-    ctx.stores.jobs.put(job.record)
-    _log_end(job.record)
-    record_stats(ctx.stores, job.record)
+    _end(ctx, job.record)
     _prune_quietly(ctx, record.project)
+    _queue_rescoring(ctx, record.project)
     return job.record
+
+
+def _end(ctx: TrainingContext, record: JobRecord) -> JobRecord:
+    ctx.stores.jobs.put(record)
+    _log_end(record)
+    record_stats(ctx.stores, record)
+    return record
+
+
+def _queue_rescoring(ctx: TrainingContext, project: str) -> None:
+    """After training: re-score Label Studio's unlabeled tasks if the served version has
+    not been (it is new, or its re-scoring was cancelled)."""
+    if ctx.queue is None or not ctx.settings.rescore or not project.isdigit():
+        return
+    try:
+        info = ctx.stores.registry.get(project)
+        version = ctx.stores.versions.current_version(project)
+        if (version is None or label_studio_of(ctx.settings, info) is None
+                or rescored(ctx.stores.jobs.records(project), version)):
+            return
+        ctx.queue.schedule(project, "webhooks", kind="rescore")
+    except (LabelloopError, OSError) as exc:
+        log.warning("could not queue re-scoring of project %s: %s", project, exc)
 
 
 def record_stats(stores: Stores, record: JobRecord) -> None:
     """Count the finished job for /metrics (best effort: never fails the job)."""
-    outcome = {"promoted": "ok", "rejected": "rejected"}.get(record.outcome or "", "failed")
+    outcome = {"promoted": "ok", "rejected": "rejected", "rescored": "ok",
+               "cancelled": "cancelled"}.get(record.outcome or "", "failed")
     if outcome == "failed" and "killed" in (record.error or ""):
         outcome = "killed"
     took = (record.ended or time.time()) - (record.started or record.created)
@@ -139,10 +173,11 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
 def _log_end(record: JobRecord) -> None:
     took = (record.ended or time.time()) - (record.started or record.created)
     metrics = record.metrics or {}
-    log.info("training job %s of project %s ended: %s, version %s, %.2f s, %s=%s "
-             "(n_train=%s, n_eval=%s)%s", record.job_id, record.project, record.outcome,
-             record.version, took, metrics.get("primary"), metrics.get("score"),
-             metrics.get("n_train"), metrics.get("n_eval"),
+    detail = (f"{metrics.get('tasks', 0)} tasks stored" if record.kind == "rescore" else
+              f"{metrics.get('primary')}={metrics.get('score')} (n_train="
+              f"{metrics.get('n_train')}, n_eval={metrics.get('n_eval')})")
+    log.info("%s job %s of project %s ended: %s, version %s, %.2f s, %s%s", record.kind,
+             record.job_id, record.project, record.outcome, record.version, took, detail,
              f": {record.error}" if record.error else "")
 
 
@@ -164,7 +199,8 @@ def _training_tasks(ctx: TrainingContext, record: JobRecord,
     key = ctx.settings.label_studio_api_key or info.access_token
     if record.source == "label_studio" and url and key and record.project.isdigit():
         try:
-            tasks = LabelStudioClient(url, key).annotated_tasks(record.project)
+            with LabelStudioClient(url, key) as ls:
+                tasks = ls.annotated_tasks(record.project)
         except LabelStudioError as exc:
             log.warning("falling back to webhook data: %s", exc.message)
         else:

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from labelloop.errors import LabelloopError
@@ -37,7 +38,9 @@ class _Runner:
     """Picks the next job: a due training job first, else a queued re-scoring."""
 
     def __init__(self, ctx: TrainingContext, project: str, folder: Path) -> None:
-        self.ctx, self.project, self.folder = ctx, project, folder
+        # A re-scoring job yields as soon as a training job falls due.
+        self.ctx = replace(ctx, preempt=lambda: self.train_wait() == 0.0)
+        self.project, self.folder = project, folder
         self.last_train = last_train_job(ctx.stores.jobs.records(project))
 
     def train_wait(self) -> float | None:

@@ -157,7 +157,8 @@ class _Drain:
         stores = open_stores(settings)
         self.client = connect(str(settings.redis_url))
         self.queue = RQQueue(settings, stores.jobs)
-        self.ctx = TrainingContext(settings, stores, self.queue)
+        self.ctx = TrainingContext(settings, stores, self.queue,
+                                   preempt=lambda: self.train_wait() == 0.0)
         self.last_train = last_train_job(stores.jobs.records(project))
 
     def train_wait(self) -> float | None:

@@ -1,0 +1,198 @@
+"""The re-scoring job: the served version predicts the project's unlabeled tasks, and the
+predictions go into Label Studio in bulk, so its "Uncertainty sampling" serves the task the
+model is least sure of (and its Data Manager shows fresh predictions and scores).
+
+1. Page through the unlabeled tasks that hold no prediction of the served version (by id,
+   1,000 at a time: bounded memory), predict each page, and spool the predictions to a
+   temporary file with their confidence and cluster (:mod:`labelloop.training.uncertainty`).
+2. Score them (clusters folded into the score) and store them with ``import/predictions``,
+   in batches.
+3. With active learning on, point the project at this version and set its sampling.
+
+A newer version (a rollback, or a training job that falls due) cancels it; tasks already
+stored are not scored again by the next run of the same version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from labelloop.compat.loader import load_backend_class
+from labelloop.errors import LabelStudioError, TrainingError
+from labelloop.sdk.label_studio import LabelStudioClient
+from labelloop.sdk.model import LabelStudioModel
+from labelloop.settings import Settings
+from labelloop.store.bundle import Stores
+from labelloop.store.jobs import JobRecord
+from labelloop.store.model_context import model_context, version_name
+from labelloop.store.projects import ProjectInfo
+from labelloop.training.evaluation import predict_all
+from labelloop.training.uncertainty import SAMPLE, Clusterer, confidence, interleave, label_clusters
+
+log = logging.getLogger("labelloop.training")
+UNCERTAINTY_SAMPLING = "Uncertainty sampling"
+POST_BATCH = 5000  # predictions per import call (~1 MB of JSON for text classification)
+
+
+class Cancelled(Exception):
+    """The served version changed, or a training job fell due: stop, store nothing more."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the predictions go, and which version makes them."""
+
+    project: str
+    url: str
+    key: str
+    version: str
+    model_version: str
+
+
+def label_studio_of(settings: Settings, info: ProjectInfo | None) -> tuple[str, str] | None:
+    """Label Studio's URL and key for a project: the settings', else what /setup sent."""
+    url = settings.label_studio_url or (info.hostname if info else None)
+    key = settings.label_studio_api_key or (info.access_token if info else None)
+    return (url, key) if url and key else None
+
+
+def run_rescore(settings: Settings, stores: Stores, record: JobRecord,
+                preempt: Callable[[], bool], progress: Callable[[float, str], None]) -> int:
+    """Re-score the project for the version it serves; returns how many tasks were stored."""
+    project = record.project
+    info = stores.registry.get(project)
+    address = label_studio_of(settings, info)
+    version = stores.versions.current_version(project)
+    if info is None or address is None or not project.isdigit():
+        raise TrainingError(f"project {project}: no Label Studio to re-score in (connect the "
+                            "project in Label Studio, or set LABEL_STUDIO_URL and "
+                            "LABEL_STUDIO_API_KEY)")
+    if version is None:
+        return 0
+    model_cls = load_backend_class(settings.backend_dir, settings.model_class)
+    target = Target(project, *address, version, version_name(model_cls.__name__, version))
+    model = _served_model(settings, stores, info, model_cls, target)
+
+    def check() -> None:
+        if stores.versions.current_version(project) != version:
+            raise Cancelled(f"version {version} no longer serves")
+        if preempt():
+            raise Cancelled("a training job is due")
+
+    with LabelStudioClient(target.url, target.key) as ls, tempfile.TemporaryFile("w+") as spool:
+        count = _scan(ls, target, model, settings, spool, check, progress)
+        stored = _store(ls, target, spool, count, check, progress)
+        if settings.active_learning and stored:
+            ls.update_project(project, model_version=target.model_version,
+                              sampling=UNCERTAINTY_SAMPLING)
+    return stored
+
+
+def _served_model(settings: Settings, stores: Stores, info: ProjectInfo,
+                  model_cls: type[LabelStudioModel], target: Target) -> LabelStudioModel:
+    train_output = stores.versions.get(target.project, target.version).train_output
+    ctx = model_context(settings, stores.state, target.project, info, model_cls.__name__,
+                        target.version, train_output)
+    params = {**settings.model_kwargs, **(info.extra_params or {})}
+    return model_cls(info.label_config, train_output=train_output, project=ctx, **params)
+
+
+def _scan(ls: LabelStudioClient, target: Target, model: LabelStudioModel, settings: Settings,
+          spool: IO[str], check: Callable[[], None],
+          progress: Callable[[float, str], None]) -> int:
+    """Predict every page; spool one JSON line per task: task, result, confidence, cluster."""
+    clusters = _ClusterSource(model)
+    done = 0
+    for tasks, left in ls.unlabeled_tasks(target.project, target.model_version,
+                                          settings.rescore_page_size):
+        check()
+        predictions = [p[0] if isinstance(p, list) and p else p
+                       for p in predict_all(model, tasks, settings.predict_chunk)]
+        for task, prediction, cluster in zip(tasks, predictions,
+                                             clusters.of(tasks, predictions), strict=True):
+            result = prediction.get("result") if isinstance(prediction, dict) else None
+            spool.write(json.dumps({"task": task["id"], "result": result or [],
+                                    "confidence": confidence(prediction),
+                                    "cluster": cluster}, ensure_ascii=False) + "\n")
+        done += len(tasks)
+        progress(0.8 * done / (done - len(tasks) + left), f"scored {done} unlabeled tasks")
+    return done
+
+
+class _ClusterSource:
+    """Clusters from the model's features when it has ``features(tasks)``, else from its
+    predicted labels; fitted on the first :data:`SAMPLE` tasks."""
+
+    def __init__(self, model: LabelStudioModel) -> None:
+        self.features = getattr(model, "features", None)
+        self.clusterer: Clusterer | None = None
+        self.labels: dict[str, int] = {}
+
+    def of(self, tasks: list[dict[str, Any]], predictions: list[Any]) -> list[int]:
+        own = [p.get("cluster") if isinstance(p, dict) else None for p in predictions]
+        if all(isinstance(c, int) for c in own):
+            return [int(c) for c in own if c is not None]  # the model chose its own
+        if not callable(self.features):
+            return label_clusters(predictions, self.labels)
+        matrix = self.features(tasks)
+        if self.clusterer is None:
+            self.clusterer = Clusterer()
+            self.clusterer.fit(matrix[:SAMPLE])
+        return self.clusterer.assign(matrix)
+
+
+def _store(ls: LabelStudioClient, target: Target, spool: IO[str], count: int,
+           check: Callable[[], None], progress: Callable[[float, str], None]) -> int:
+    """Score every spooled prediction, then import them in batches."""
+    spool.seek(0)
+    rows = [json.loads(line) for line in spool]  # bounded: ~100 bytes a task
+    scores = interleave([r["confidence"] for r in rows], [r["cluster"] for r in rows])
+    stored = 0
+    for batch in _batches(rows, scores, target.model_version):
+        check()
+        stored += ls.import_predictions(target.project, batch)
+        progress(0.8 + 0.2 * stored / max(count, 1), f"stored {stored} of {count} predictions")
+    return stored
+
+
+def _batches(rows: list[dict[str, Any]], scores: list[float],
+             model_version: str) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), POST_BATCH):
+        yield [{"task": r["task"], "result": r["result"], "score": round(s, 6),
+                "model_version": model_version, "cluster": r["cluster"]}
+               for r, s in zip(rows[start:start + POST_BATCH], scores[start:start + POST_BATCH],
+                               strict=True)]
+
+
+def rescore_job(settings: Settings, stores: Stores, record: JobRecord,
+                preempt: Callable[[], bool], progress: Callable[[float, str], None]
+                ) -> JobRecord:
+    """Run a re-scoring job to its end: finished (``rescored``), cancelled, or failed."""
+    version = stores.versions.current_version(record.project)
+    record = record.update(version=version)
+    try:
+        stored = run_rescore(settings, stores, record, preempt, progress)
+    except Cancelled as exc:
+        return record.update(state="finished", outcome="cancelled", ended=time.time(),
+                             error=str(exc), progress=None)
+    except (LabelStudioError, TrainingError) as exc:
+        return record.update(state="failed", outcome="failed", ended=time.time(),
+                             error=exc.message, progress=None)
+    except Exception as exc:  # the model's own code (building it, predict) failed
+        log.exception("re-scoring project %s failed", record.project)
+        return record.update(state="failed", outcome="failed", ended=time.time(),
+                             error=f"{type(exc).__name__}: {exc}", progress=None)
+    return record.update(state="finished", outcome="rescored", ended=time.time(),
+                         metrics={"tasks": stored}, progress=None)
+
+
+def rescored(records: list[JobRecord], version: str | None) -> bool:
+    """Whether a re-scoring job finished for ``version``."""
+    return any(r.kind == "rescore" and r.outcome == "rescored" and r.version == version
+               for r in records)
