@@ -157,9 +157,14 @@ class Backend:
               extra_params: dict[str, Any] | None = None) -> dict[str, Any]:
         key = project_key(project)
         self._config(schema, "schema")
+        # Label Studio always sends its address and token; another client (a test, a
+        # script) may not: keep what Label Studio said, or training and re-scoring lose it.
+        old = self._project_info(key) if not (hostname and access_token) else None
+        info = ProjectInfo(schema, hostname or (old.hostname if old else None),
+                           access_token or (old.access_token if old else None), extra_params,
+                           self.settings.active_learning)
         try:
-            self.stores.registry.save(key, ProjectInfo(schema, hostname, access_token,
-                                                       extra_params))
+            self.stores.registry.save(key, info)
         except StoreUnavailable as exc:  # keep answering: Label Studio sends it all again
             log.warning("setup of project %s not saved: %s", key, exc.message)
         model_version = self.model_version(key)
@@ -248,14 +253,22 @@ class Backend:
         return self.stores.jobs.get(check_job_id(job_id)).to_dict()
 
     def is_training(self, project: object) -> dict[str, Any]:
+        """The training job that runs or waits, the last one (with its metrics and
+        progress), and the same for re-scoring Label Studio's tasks."""
         key = project_key(project)
-        latest = self.stores.jobs.latest(key)
         pending = self.queue.pending(key)
-        # The record says a job runs; the lock says its runner is alive (not killed).
-        running = bool(latest and latest.state == "running" and self.queue.is_running(key))
-        return {"is_training": running or pending is not None, "running": running,
-                "queued": pending.to_dict() if pending else None,
-                "latest": latest.to_dict() if latest else None}
+        lock_held = self.queue.is_running(key)
+        answer: dict[str, Any] = {}
+        for kind in ("train", "rescore"):
+            latest = self.stores.jobs.latest(key, kind)
+            # The record says a job runs; the lock says its runner is alive (not killed).
+            running = bool(latest and latest.state == "running" and lock_held)
+            queued = pending if pending is not None and pending.kind == kind else None
+            answer[kind] = {"running": running, "queued": queued.to_dict() if queued else None,
+                            "latest": latest.to_dict() if latest else None}
+        train = answer["train"]
+        return {"is_training": train["running"] or train["queued"] is not None, **train,
+                "rescoring": answer["rescore"]}
 
     # -- helpers ----------------------------------------------------------------------
     def _config(self, xml: str, field: str) -> LabelConfig:

@@ -19,6 +19,11 @@ JOBS_DIR = ".jobs"
 LATEST = "latest.json"
 
 
+def latest_name(kind: str) -> str:
+    """The file naming the newest job of a kind: latest.json (training), latest-rescore.json."""
+    return LATEST if kind == "train" else f"latest-{kind}.json"
+
+
 def new_job_id() -> str:
     return uuid.uuid4().hex
 
@@ -64,7 +69,7 @@ _FIELDS = {f.name for f in fields(JobRecord)}
 class JobStore(Protocol):
     def put(self, record: JobRecord) -> None: ...
     def get(self, job_id: str) -> JobRecord: ...
-    def latest(self, project: str) -> JobRecord | None: ...
+    def latest(self, project: str, kind: str = "train") -> JobRecord | None: ...
     def records(self, project: str) -> list[JobRecord]: ...
     def delete(self, project: str, job_ids: list[str]) -> None: ...
 
@@ -80,7 +85,8 @@ class FileJobStore:
         folder = self.model_dir / record.project / JOBS_DIR
         write_json_atomic(folder / f"{record.job_id}.json", record.to_dict(), durable=False)
         if record.state != "queued":  # latest.json tracks the job that runs or ran last
-            write_json_atomic(folder / LATEST, record.to_dict(), durable=False)
+            write_json_atomic(folder / latest_name(record.kind), record.to_dict(),
+                              durable=False)
 
     def get(self, job_id: str) -> JobRecord:
         check_job_id(job_id)
@@ -90,8 +96,8 @@ class FileJobStore:
                 return JobRecord.from_dict(data)
         raise NotFound(f"no training job {job_id}")
 
-    def latest(self, project: str) -> JobRecord | None:
-        data = read_json(self.model_dir / project / JOBS_DIR / LATEST)
+    def latest(self, project: str, kind: str = "train") -> JobRecord | None:
+        data = read_json(self.model_dir / project / JOBS_DIR / latest_name(kind))
         return JobRecord.from_dict(data) if data else None
 
     def records(self, project: str) -> list[JobRecord]:

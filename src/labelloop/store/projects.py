@@ -17,6 +17,9 @@ class ProjectInfo:
     hostname: str | None = None
     access_token: str | None = None
     extra_params: dict[str, Any] | None = None
+    # Set by the server that Label Studio talks to (--active-learning), read by training
+    # jobs wherever they run: re-scoring then also sets the project's sampling.
+    active_learning: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -24,7 +27,7 @@ class ProjectInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProjectInfo:
         return cls(str(data["label_config"]), data.get("hostname"), data.get("access_token"),
-                   data.get("extra_params"))
+                   data.get("extra_params"), bool(data.get("active_learning")))
 
 
 class ProjectRegistry(Protocol):

@@ -232,6 +232,10 @@ class RedisStatsStore:
 JOB_TTL_S = 30 * 86400
 
 
+def _latest(kind: str) -> str:
+    return "latest" if kind == "train" else f"latest-{kind}"
+
+
 class RedisJobStore:
     """Job records; a "running" record whose worker lock has vanished is reported failed."""
 
@@ -244,7 +248,7 @@ class RedisJobStore:
         pipe.set(key("job", record.job_id), orjson.dumps(record.to_dict()), ex=JOB_TTL_S)
         pipe.zadd(key("jobs", record.project), {record.job_id: record.created})
         if record.state != "queued":
-            pipe.set(key("latest", record.project), record.job_id)
+            pipe.set(key(_latest(record.kind), record.project), record.job_id)
         pipe.execute()
 
     @guarded
@@ -274,8 +278,8 @@ class RedisJobStore:
         return self._reconcile(JobRecord.from_dict(orjson.loads(raw)))
 
     @guarded
-    def latest(self, project: str) -> JobRecord | None:
-        job_id = self.redis.get(key("latest", project))
+    def latest(self, project: str, kind: str = "train") -> JobRecord | None:
+        job_id = self.redis.get(key(_latest(kind), project))
         return self.get(text(job_id)) if job_id else None
 
     def _reconcile(self, record: JobRecord) -> JobRecord:

@@ -88,10 +88,23 @@ def run_rescore(settings: Settings, stores: Stores, record: JobRecord,
     with LabelStudioClient(target.url, target.key) as ls, tempfile.TemporaryFile("w+") as spool:
         count = _scan(ls, target, model, settings, spool, check, progress)
         stored = _store(ls, target, spool, count, check, progress)
-        if settings.active_learning and stored:
-            ls.update_project(project, model_version=target.model_version,
-                              sampling=UNCERTAINTY_SAMPLING)
+        if settings.active_learning or info.active_learning:
+            _sample_by_uncertainty(ls, target, stored)
     return stored
+
+
+def _sample_by_uncertainty(ls: LabelStudioClient, target: Target, stored: int) -> None:
+    """Point the project at this version's predictions, sampled by uncertainty. Label
+    Studio refuses a version it holds no prediction of: fine when nothing was left to
+    score (no unlabeled task); an error when predictions were just stored."""
+    try:
+        ls.update_project(target.project, model_version=target.model_version,
+                          sampling=UNCERTAINTY_SAMPLING)
+    except LabelStudioError:
+        if stored:
+            raise
+        log.info("project %s: no prediction of %s to sample from", target.project,
+                 target.model_version)
 
 
 def _served_model(settings: Settings, stores: Stores, info: ProjectInfo,
