@@ -52,23 +52,21 @@ def interleave(confidences: Sequence[float], clusters: Sequence[int]) -> list[fl
 
 
 class Clusterer:
-    """k-means over the model's features (``features(tasks)``), projected to a few dozen
-    dimensions; fitted once on the first tasks it sees, then assigns every task."""
+    """k-means over the model's features (``features(tasks)``: a numpy array, or a scipy
+    CSR matrix), hashed down to a few dozen dimensions (each feature column adds, with a
+    sign, to one of ``dims`` buckets: no projection matrix over a 500,000-n-gram
+    vocabulary); fitted once on the first tasks it sees, then assigns every task."""
 
     def __init__(self, k: int = DEFAULT_CLUSTERS, dims: int = 64, seed: int = 0) -> None:
         self.k, self.dims, self.seed = k, dims, seed
         self.centres: Any = None
-        self.projection: Any = None
 
     def fit(self, features: Any) -> None:
         import numpy as np
 
-        rng = np.random.default_rng(self.seed)
-        width = features.shape[1]
-        self.projection = rng.standard_normal((width, self.dims)) / np.sqrt(self.dims)
         points = self._project(features)
         k = max(1, min(self.k, points.shape[0]))
-        self.centres = _kmeans(points, k, rng)
+        self.centres = _kmeans(points, k, np.random.default_rng(self.seed))
 
     def assign(self, features: Any) -> list[int]:
         import numpy as np
@@ -80,9 +78,23 @@ class Clusterer:
     def _project(self, features: Any) -> Any:
         import numpy as np
 
-        points = np.asarray(features @ self.projection, dtype=np.float64)
+        if hasattr(features, "indptr"):  # CSR: rows, columns and values of the non-zeros
+            rows = np.repeat(np.arange(features.shape[0]), np.diff(features.indptr))
+            columns, values = np.asarray(features.indices), np.asarray(features.data)
+        else:
+            dense = np.asarray(features, dtype=np.float64)
+            rows, columns = np.nonzero(dense)
+            values = dense[rows, columns]
+        mixed = (columns.astype(np.uint64) + np.uint64(self.seed)) * np.uint64(_MIX)
+        bucket = (mixed >> np.uint64(40)) % np.uint64(self.dims)
+        sign = np.where((mixed >> np.uint64(33)) & np.uint64(1), 1.0, -1.0)
+        points = np.zeros((features.shape[0], self.dims))
+        np.add.at(points, (rows, bucket.astype(np.int64)), values * sign)
         norms = np.linalg.norm(points, axis=1, keepdims=True)
         return points / np.maximum(norms, 1e-12)
+
+
+_MIX = 0x9E3779B97F4A7C15  # an odd 64-bit multiplier (golden ratio): spreads column ids
 
 
 def _kmeans(points: Any, k: int, rng: Any, rounds: int = 25) -> Any:
