@@ -83,8 +83,10 @@ def make_backend(folder: Path, script: Path) -> Path:
     return folder
 
 
-# Tests train on every event at once unless they test the cadence itself.
-FAST_CADENCE = {"LABELLOOP_TRAIN_MIN_INTERVAL": "0", "LABELLOOP_TRAIN_INTERVAL_FACTOR": "0"}
+# Tests train on every event at once unless they test the cadence itself, and do not
+# re-score Label Studio's tasks (most have none to reach) unless they test active learning.
+FAST_CADENCE = {"LABELLOOP_TRAIN_MIN_INTERVAL": "0", "LABELLOOP_TRAIN_INTERVAL_FACTOR": "0",
+                "LABELLOOP_RESCORE": "false"}
 
 
 def file_size_limit(limit: int | None) -> Callable[[], None] | None:

@@ -45,7 +45,8 @@ def test_next_task_follows_the_served_version(ls: StudioClient, tmp_path: Path,
                                               deployment: Deployment) -> None:
     # Every new version serves (the test follows versions, not their judging).
     server = deployment.start(make_backend(tmp_path / "backend", EXAMPLE),
-                              args=["--active-learning"], env={"LABELLOOP_PROMOTE": "always"})
+                              args=["--active-learning"],
+                              env={"LABELLOOP_PROMOTE": "always", "LABELLOOP_RESCORE": "true"})
     pairs = sentiment_corpus(seed=21)
     truth = dict(pairs[:UNLABELED])
     project = ls.create_project(f"e2e active learning ({deployment.mode})", CONFIG)

@@ -350,6 +350,8 @@ def training_matrix(texts: list[str]) -> tuple[Any, Ints, Floats]:
 class SimpleTextClassifier(LabelStudioModel):
     """Picks one of the ``<Choices>`` labels for each task's text (see the module)."""
 
+    task_fields = ("id", "data")  # all predict reads: big batches decode faster
+
     def setup(self) -> None:
         self.control = self.label_config.control("choices")
         self.to_name = self.control.to_name[0]

@@ -23,6 +23,7 @@ from labelloop.backend.metrics import CONTENT_TYPE
 from labelloop.backend.service import Backend
 from labelloop.errors import InvalidField, LabelloopError, ModelError, NotFound
 from labelloop.server.middleware import AuthGuard, BodyLimit, RequestMetrics
+from labelloop.server.predict_body import decode
 from labelloop.server.schemas import (
     ErrorBody,
     JobId,
@@ -131,7 +132,7 @@ def _install_routes(app: FastAPI, backend: Backend,  # noqa: C901 - one route ea
 
     @app.post("/predict", openapi_extra=_body(PredictRequest))
     async def predict(request: Request) -> Response:
-        req = await parse(request, PredictRequest)
+        req = decode(await request.body(), backend.model_class.task_fields)
         context = (req.params or {}).get("context")
         if context is not None and not isinstance(context, dict):
             raise InvalidField("params.context", "must be an object or null")
