@@ -19,6 +19,8 @@ import pytest
 from conftest import wait_until
 from labelloop.cli.studio import StudioClient, free_port
 
+from .conftest import validate_with_label_studio
+
 READY = "Press Ctrl-C to stop both."
 STOPPED = "Stopped the ML backend and Label Studio."
 
@@ -26,13 +28,14 @@ STOPPED = "Stopped the ML backend and Label Studio."
 class Demo:
     """One `labelloop demo` process; its output is collected line by line."""
 
-    def __init__(self, workdir: Path, ls_venv: Path, ports: tuple[int, int] | None = None) -> None:
+    def __init__(self, workdir: Path, ls_venv: Path, ports: tuple[int, int] | None = None,
+                 task: str = "text") -> None:
         self.workdir = workdir
         self.ls_port, self.port = ports or (free_port(), free_port())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "labelloop.cli.main", "demo", "--workdir", str(workdir),
              "--ls-venv", str(ls_venv), "--ls-port", str(self.ls_port),
-             "--port", str(self.port)],
+             "--port", str(self.port), "--task", task],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
             start_new_session=True)
         self.lines: queue.Queue[str] = queue.Queue()
@@ -118,4 +121,34 @@ def test_demo_starts_trains_restarts_and_stops_cleanly(ls_venv: Path, workdir: P
     assert ml["model_version"] == trained
     ls.close()
     again.stop(signal.SIGTERM)
+    wait_until(lambda: not leftovers(workdir), timeout=20)
+
+
+def test_ner_demo_learns_spans_annotated_in_label_studio(ls_venv: Path, workdir: Path) -> None:
+    demo = Demo(workdir, ls_venv, task="ner")
+    demo.wait_for(READY, timeout=240)
+    assert "labels PER / LOC / ORG" in "\n".join(demo.output)
+    ls = demo.client()
+    [project] = ls.call("GET", "/api/projects")["results"]
+    assert project["task_number"] == 200 and '<Label value="PER"' in project["label_config"]
+    [ml] = ls.backends(project["id"])
+    assert ml["state"] == "CO" and ml["model_version"] == "NerTagger-untrained"
+
+    # Annotate every occurrence of a few names in Label Studio; the tagger learns them.
+    names = {"中国": "LOC", "北京": "LOC", "江泽民": "PER", "新华社": "ORG"}
+    for task in ls.tasks(project["id"])[:60]:
+        text = task["data"]["text"]
+        spans = [(text.find(n), n, label) for n, label in names.items() if n in text]
+        result = [{"from_name": "label", "to_name": "text", "type": "labels",
+                   "value": {"start": i, "end": i + len(n), "text": n, "labels": [label]}}
+                  for i, n, label in spans]
+        ls.annotate(task["id"], result)  # no names here: an empty result teaches "none"
+    wait_until(lambda: ls.ml(ml["id"])["model_version"] != ml["model_version"], timeout=120,
+               interval=0.5)
+    ls.retrieve_predictions(project["id"])
+    predicted = [p for t in ls.tasks(project["id"])[60:] for p in t["predictions"]]
+    assert predicted and any(r["type"] == "labels" for p in predicted for r in p["result"])
+    assert not validate_with_label_studio(ls_venv, project["label_config"], predicted[:50])
+    ls.close()
+    demo.stop(signal.SIGINT)
     wait_until(lambda: not leftovers(workdir), timeout=20)

@@ -93,8 +93,10 @@ def demo_login(workdir: Path) -> dict[str, str]:
 
 def start_backend(backend_dir: Path, port: int, host: str) -> subprocess.Popen[bytes]:
     log = (backend_dir.parent / "backend.log").open("ab")
+    # --active-learning: after each new version, Label Studio serves annotators the task
+    # the model is least sure of.
     proc = subprocess.Popen([sys.executable, "-m", "labelloop.cli.main", "start", str(backend_dir),
-                             "--port", str(port), "--host", host],
+                             "--port", str(port), "--host", host, "--active-learning"],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     log.close()
@@ -191,5 +193,7 @@ def banner(studio: LabelStudio, backend_url: str, backend_dir: Path, project: in
         "",
         "Label a few tasks: every annotation reaches the backend, which trains a new version",
         "in the background; open the next task to see its prediction (or use Actions →",
-        "Retrieve Predictions). Press Ctrl-C to stop both.",
+        "Retrieve Predictions). After each new version, \"Label All Tasks\" brings you the",
+        f"task the model is least sure of. Status: {backend_url}/status",
+        "Press Ctrl-C to stop both.",
     ])
