@@ -1,6 +1,8 @@
 """One log format for every labelloop process: server, local runner, RQ worker.
 
-``text`` is for people; ``json`` writes one JSON object per line for log shippers:
+``text`` is for people; ``json`` writes one JSON object per line for log shippers, with
+the structured fields a record carries (``extra={"job": {...}}``: training jobs' start and
+end, with project, version, duration and metrics):
 
 >>> import io
 >>> handler = logging.StreamHandler(stream := io.StringIO())
@@ -19,6 +21,7 @@ import logging
 import time
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+STRUCTURED = ("job",)  # the extra= fields labelloop logs: shipped as fields of their own
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,9 +33,12 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for name in STRUCTURED:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 def configure_logging(level: str, fmt: str = "text") -> None:

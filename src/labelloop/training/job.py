@@ -70,7 +70,9 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
     job = _Job(record.update(state="running", started=time.time()))
     ctx.stores.jobs.put(job.record)
     log.info("%s job %s of project %s started (%s)", record.kind, record.job_id,
-             record.project, record.source)
+             record.project, record.source, extra={"job": {
+                 "event": "started", "kind": record.kind, "job_id": record.job_id,
+                 "project": record.project, "source": record.source}})
     if record.kind == "rescore":
         job.record = rescore_job(ctx.settings, ctx.stores, job.record, ctx.preempt,
                                  _ProgressWriter(ctx, job.record))
@@ -178,7 +180,11 @@ def _log_end(record: JobRecord) -> None:
               f"{metrics.get('n_train')}, n_eval={metrics.get('n_eval')})")
     log.info("%s job %s of project %s ended: %s, version %s, %.2f s, %s%s", record.kind,
              record.job_id, record.project, record.outcome, record.version, took, detail,
-             f": {record.error}" if record.error else "")
+             f": {record.error}" if record.error else "", extra={"job": {
+                 "event": "ended", "kind": record.kind, "job_id": record.job_id,
+                 "project": record.project, "outcome": record.outcome,
+                 "version": record.version, "seconds": round(took, 3), "metrics": metrics,
+                 "error": record.error}})
 
 
 def _prune_quietly(ctx: TrainingContext, project: str) -> None:
