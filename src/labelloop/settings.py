@@ -101,7 +101,7 @@ class Settings:
     promote_min_eval: int = 20  # fewer held-out tasks than this: too few to judge, promote
     # Cadence: how soon after the last job a job made by annotation events may start.
     train_min_interval_s: float = 5.0
-    train_interval_factor: float = 3.0  # ... and at least this many times the last job's time
+    train_interval_factor: float = 2.0  # ... and at least this many times the last job's time
     # Retention: what pruning keeps besides the served and the pinned versions.
     keep_versions: int = 5
     keep_failed_hours: float = 24.0

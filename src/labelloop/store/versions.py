@@ -78,15 +78,30 @@ class FileVersionStore:
 
     def __init__(self, model_dir: Path) -> None:
         self.model_dir = model_dir
+        # project -> (inode, mtime) of .current, and what it said: a stat is several times
+        # cheaper than reading it, and every /predict asks. A switch writes a new file
+        # (rename), so the inode changes even within one mtime tick.
+        self._seen: dict[str, tuple[tuple[int, int], str | None]] = {}
 
     def _project_dir(self, project: str) -> Path:
         return self.model_dir / project
 
     def _pointer(self, project: str) -> str | None:
+        path = self._project_dir(project) / CURRENT
         try:
-            return (self._project_dir(project) / CURRENT).read_text().strip() or None
+            stat = os.stat(path)  # noqa: PTH116 - the cheapest call on the hot path
         except FileNotFoundError:
             return None
+        stamp = (stat.st_ino, stat.st_mtime_ns)
+        seen = self._seen.get(project)
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+        try:
+            version = path.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+        self._seen[project] = (stamp, version)
+        return version
 
     def current_version(self, project: str) -> str | None:
         pointer = self._pointer(project)
