@@ -43,41 +43,40 @@ class PredictionValue(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _from_object(cls, data: Any) -> Any:
-        """Accept other prediction objects (label-studio-sdk's ``PredictionValue``).
+    def _coerce(cls, data: Any) -> Any:
+        """One pass per prediction (a 50,000-task batch makes 50,000 of them):
 
-        Read by attribute rather than through their ``model_dump()``: older SDKs have no
-        serializer for ``Region`` objects in ``result``, so dumping them gives the wrong
-        shape, while ``_coerce_result`` below handles them.
+        - other prediction objects (label-studio-sdk's ``PredictionValue``) are read by
+          attribute rather than through their ``model_dump()``: older SDKs have no
+          serializer for ``Region`` objects in ``result``;
+        - ``model_version`` becomes text (``self.model_version`` is a ``semver.Version`` in
+          label-studio-ml 2.x); a missing ``score`` is 0.0;
+        - ``Region`` objects in ``result`` become dicts, their relations appended.
         """
-        if isinstance(data, Mapping) or not hasattr(data, "result"):
-            return data
-        return {"model_version": getattr(data, "model_version", None),
-                "score": getattr(data, "score", 0.0), "result": data.result}
+        if isinstance(data, Mapping):
+            data = dict(data)  # never change the script's own dict
+        elif hasattr(data, "result"):
+            data = {"model_version": getattr(data, "model_version", None),
+                    "score": getattr(data, "score", 0.0), "result": data.result}
+        else:
+            return data  # let pydantic reject it with its own message
+        version = data.get("model_version")
+        data["model_version"] = None if version is None else str(version)
+        if data.get("score") is None:
+            data["score"] = 0.0
+        if isinstance(data.get("result"), list | tuple):
+            data["result"] = _coerce_result(data["result"])
+        return data
 
-    @field_validator("model_version", mode="before")
-    @classmethod
-    def _version_as_text(cls, value: Any) -> Any:
-        # self.model_version is a semver.Version in label-studio-ml 2.x; keep it JSON-able.
-        return None if value is None else str(value)
 
-    @field_validator("score", mode="before")
-    @classmethod
-    def _score_default(cls, value: Any) -> Any:
-        return 0.0 if value is None else value
-
-    @field_validator("result", mode="before")
-    @classmethod
-    def _coerce_result(cls, value: Any) -> Any:
-        if not isinstance(value, list | tuple):
-            return value  # let pydantic reject it with its own message
-        regions: list[Any] = []
-        relations: list[Any] = []
-        for item in value:
-            regions.append(_region_dict(item))
-            relations.extend(_region_relations(item))
-        # Relations go after all regions: Label Studio resolves their ids against them.
-        return regions + relations
+def _coerce_result(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    regions: list[Any] = []
+    relations: list[Any] = []
+    for item in value:
+        regions.append(_region_dict(item))
+        relations.extend(_region_relations(item))
+    # Relations go after all regions: Label Studio resolves their ids against them.
+    return regions + relations
 
 
 def _region_dict(item: Any) -> Any:
@@ -147,12 +146,15 @@ def normalize_predictions(obj: Any, model_version: str | None = None) -> list[An
     if obj is None:
         return None
     if isinstance(obj, ModelResponse):
-        response = obj.model_copy(deep=True)  # stamping must not change the script's object
-        if not response.has_model_version() and model_version:
-            response.set_version(model_version)
-        else:
-            response.update_predictions_version()
-        return list(response.model_dump()["predictions"])
+        # Dumped first, then stamped: the script's object is never changed, and nothing is
+        # deep-copied.
+        version = obj.model_version or model_version
+        predictions = list(obj.model_dump()["predictions"])
+        for entry in predictions:
+            for prediction in entry if isinstance(entry, list) else [entry]:
+                if not prediction.get("model_version"):
+                    prediction["model_version"] = version
+        return predictions
     if isinstance(obj, Mapping):
         if not isinstance(obj.get("predictions"), list | tuple):
             raise ModelError("predict() returned a dict without a 'predictions' list "

@@ -11,7 +11,7 @@ prediction (one element of the ``results`` list).
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +22,8 @@ Prediction = dict[str, Any]
 def _region(from_name: str, to_name: str, type_: str, value: dict[str, Any],
             score: float | None, region_id: str | None) -> Region:
     region: Region = {
-        "id": region_id or uuid.uuid4().hex[:10],
+        # 40 random bits, as before from uuid4, at a quarter of the cost (one per region).
+        "id": region_id or os.urandom(5).hex(),
         "from_name": from_name,
         "to_name": to_name,
         "type": type_,
