@@ -84,7 +84,7 @@ class Settings:
     train_on_annotation: bool = True
     model_cache_size: int = 8
     job_lock_ttl_s: int = 30  # Redis mode: how soon a dead worker's project lock expires
-    predict_chunk: int = 1000  # tasks per predict() call; bounds the model's working memory
+    predict_chunk: int = 5000  # tasks per predict() call; bounds the model's working memory
     runner_linger_s: float = 30.0  # local mode: a runner waits this long for the next job
     log_format: str = "text"  # "text" | "json" (one JSON object per line, for log shippers)
     default_project: str = "default"  # serves /predict bodies without "project"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -106,12 +107,17 @@ def serve(settings: Settings) -> None:
         # Check the script in a throw-away process: the supervisor stays small.
         check_script(settings)
         os.environ[SETTINGS_ENV] = settings.to_json()
+        owned = None
         if settings.metrics and not os.environ.get(MULTIPROC_ENV):
             # Each worker writes its counters here; /metrics adds them up.
-            os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="labelloop-metrics-")
+            owned = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="labelloop-metrics-")
         logging.getLogger("labelloop").info("starting %d server processes", settings.workers)
-        uvicorn.run("labelloop.server.app:app_from_env", factory=True,
-                    workers=settings.workers, **common)
+        try:
+            uvicorn.run("labelloop.server.app:app_from_env", factory=True,
+                        workers=settings.workers, **common)
+        finally:
+            if owned:
+                shutil.rmtree(owned, ignore_errors=True)
         return
     app = create_app(settings)  # loads the model script now: errors show before serving
     backend = app.state.backend

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ValidationError
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
@@ -152,8 +153,8 @@ def _install_routes(app: FastAPI, backend: Backend,  # noqa: C901 - one route ea
 
         response = answer() if pace.inline(tasks) else await run_in_threadpool(answer)
         if tasks >= LARGE_BATCH:
-            del req  # drop the batch before trimming the heap
-            await run_in_threadpool(release_memory)
+            del req  # drop the batch before trimming the heap: once the answer is sent
+            response.background = BackgroundTask(release_memory)
         return response
 
     # The hot route as a plain Starlette route, matched before FastAPI's own (which stays
