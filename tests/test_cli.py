@@ -143,3 +143,11 @@ def test_several_workers_check_the_script_first_then_serve(tmp_path: Path) -> No
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_init_a_bundled_example(tmp_path: Path) -> None:
+    made = run("init", str(tmp_path / "ner"), "--example", "ner")
+    assert made.returncode == 0 and "NerTagger" in made.stdout, made.stderr
+    assert (tmp_path / "ner" / "ner_tagger.py").exists()
+    both = run("init", str(tmp_path / "x"), "--example", "ner", "--script", str(EXAMPLE))
+    assert both.returncode != 0 and "choose one" in both.stderr

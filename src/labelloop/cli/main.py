@@ -27,6 +27,7 @@ from labelloop.logs import configure_logging
 from labelloop.settings import SETTINGS_ENV, Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
+EXAMPLES = {"text": "simple_text_classifier.py", "ner": "ner_tagger.py"}
 
 
 @click.group()
@@ -41,16 +42,22 @@ def cli() -> None:
               help="your model script, optionally with the class to serve "
                    "[default: the bundled simple_text_classifier.py]")
 @click.option("--from", "from_spec", metavar="PATH[:CLASS]", help="the same as --script")
+@click.option("--example", type=click.Choice(sorted(EXAMPLES)), default=None,
+              help="a bundled model instead: text (the founding classifier) or ner")
 @click.option("--force", is_flag=True, help="overwrite an existing, non-empty folder")
 @click.option("--root-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="create BACKEND_DIR inside this folder")
 @friendly
-def init(backend_dir: Path, script_spec: str | None, from_spec: str | None, force: bool,
-         root_dir: Path | None) -> None:
+def init(backend_dir: Path, script_spec: str | None, from_spec: str | None,
+         example: str | None, force: bool, root_dir: Path | None) -> None:
     """Create BACKEND_DIR holding the model script and a _wsgi.py."""
-    from labelloop.cli.scaffold import init_backend, split_script_spec
+    from labelloop.cli.scaffold import example_script, init_backend, split_script_spec
 
+    if example and (script_spec or from_spec):
+        raise click.UsageError("--example and --script name the model twice: choose one")
     script, class_name = split_script_spec(script_spec or from_spec)
+    if example:
+        script = example_script(EXAMPLES[example])
     folder = root_dir / backend_dir if root_dir else backend_dir
     name = init_backend(folder, script, force, class_name)
     click.echo(f"Created {folder} with model class {name}.\n"

@@ -53,8 +53,9 @@ Trained versions land in `<project>/<version>/` inside this folder (or MODEL_DIR
 """
 
 
-def example_script() -> Path:
-    return Path(str(resources.files("labelloop.examples") / EXAMPLE_SCRIPT))
+def example_script(name: str = EXAMPLE_SCRIPT) -> Path:
+    """A script bundled in ``labelloop.examples``."""
+    return Path(str(resources.files("labelloop.examples") / name))
 
 
 def split_script_spec(spec: str | None) -> tuple[Path | None, str | None]:
