@@ -69,6 +69,7 @@ class LabelStudio:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(9))
     token: str = field(default_factory=lambda: secrets.token_hex(20))
     proc: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. Label Studio feature flags
 
     @property
     def url(self) -> str:
@@ -79,7 +80,8 @@ class LabelStudio:
             # A busy port makes Label Studio silently take port+1: refuse instead.
             raise LabelStudioError(f"port {self.port} is busy; choose another with --ls-port")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **LOCAL_BACKEND_ENV, "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir)}
+        env = {**os.environ, **LOCAL_BACKEND_ENV, **self.extra_env,
+               "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir)}
         cmd = [str(self.exe), "start", "--no-browser", "--port", str(self.port),
                "--internal-host", "127.0.0.1", "--data-dir", str(self.data_dir),
                # "--opt=value": a generated password may start with "-", which argparse

@@ -37,7 +37,8 @@ from labelloop.training.uncertainty import SAMPLE, Clusterer, confidence, interl
 
 log = logging.getLogger("labelloop.training")
 UNCERTAINTY_SAMPLING = "Uncertainty sampling"
-POST_BATCH = 5000  # predictions per import call (~1 MB of JSON for text classification)
+POST_BATCH = 10_000  # predictions per import call (~2 MB of JSON for text classification);
+# each call also costs Label Studio a recount over the project: fewer, bigger calls
 
 
 class Cancelled(Exception):
