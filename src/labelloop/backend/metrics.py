@@ -58,6 +58,21 @@ class Metrics:
                                     ["project"], buckets=LOAD_BUCKETS, registry=r)
         if not self.multiprocess:
             r.register(self.store_collector)
+        # The labelled children, found once: prometheus-client's labels() checks and
+        # locks on every call, which was most of what metrics cost a one-task /predict.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached."""
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
+    def request_done(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.child(self.requests, route, method, str(status)).inc()
+        self.child(self.latency, route).observe(seconds)
 
     def exposition(self) -> bytes:
         if not self.multiprocess:

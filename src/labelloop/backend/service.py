@@ -193,7 +193,7 @@ class Backend:
             results += self._call_predict(model, list(tasks[i:i + chunk]), context)
         results = _stamp(results, model_version)
         if self.metrics is not None:
-            self.metrics.tasks.labels(key, model_version).inc(len(tasks))
+            self.metrics.child(self.metrics.tasks, key, model_version).inc(len(tasks))
         log.debug("predict project=%s tasks=%d version=%s in %.1f ms", key, len(tasks),
                   model_version, (time.perf_counter() - started) * 1000)
         return {"results": results, "model_version": model_version}
@@ -201,8 +201,8 @@ class Backend:
     def webhook(self, payload: object) -> dict[str, Any]:
         event = parse_event(payload)
         if self.metrics is not None:
-            self.metrics.webhooks.labels(event.action if event.action in KNOWN_ACTIONS
-                                         else "other").inc()
+            action = event.action if event.action in KNOWN_ACTIONS else "other"
+            self.metrics.child(self.metrics.webhooks, action).inc()
         if event.label_config and self.stores.registry.get(event.project) is None:
             # Webhooks carry the label config: enough to train before any /setup.
             self._config(event.label_config, "project.label_config")
@@ -316,7 +316,8 @@ class Backend:
             except Exception as exc:
                 raise ModelError(f"{name}() failed to load: {type(exc).__name__}: {exc}") from exc
             if self.metrics is not None:
-                self.metrics.model_load.labels(project).observe(time.perf_counter() - started)
+                self.metrics.child(self.metrics.model_load, project).observe(
+                    time.perf_counter() - started)
             return model
 
         return self.models.get_or_build((project, version, config.fingerprint), build)

@@ -108,5 +108,4 @@ class RequestMetrics:
         finally:
             route = scope["path"] if scope["path"] in self.routes else "other"
             method = scope["method"] if scope["method"] in METHODS else "other"
-            self.metrics.requests.labels(route, method, str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            self.metrics.request_done(route, method, status, time.perf_counter() - started)
