@@ -65,7 +65,14 @@ def annotate(server: Server, labels: dict[str, str], first_id: int = 1) -> None:
 
 
 def new_version(server: Server, old: str) -> str:
-    return str(wait_until(lambda: (v := served(server)) != old and v, timeout=60))
+    """The version served once training has settled on a version other than ``old`` (a
+    burst may train more than one: the last one has seen every annotation)."""
+    def settled() -> str | None:
+        answer = server.client.get("/is_training", params={"project": "1"}).json()
+        version = served(server)
+        return version if not answer["is_training"] and version != old else None
+
+    return str(wait_until(settled, timeout=60))
 
 
 @pytest.mark.parametrize("generation", ["gen1", "gen2", "gen3"])

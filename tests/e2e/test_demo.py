@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -106,8 +107,14 @@ def test_demo_starts_trains_restarts_and_stops_cleanly(ls_venv: Path, workdir: P
     for task, label in zip(tasks, ["积极", "消极", "积极", "消极"], strict=True):
         ls.annotate(task["id"], [{"from_name": "sentiment", "to_name": "text",
                                   "type": "choices", "value": {"choices": [label]}}])
-    trained = wait_until(lambda: (v := ls.ml(ml["id"])["model_version"]) != ml["model_version"]
-                         and v, timeout=60, interval=0.5)
+    backend = f"http://127.0.0.1:{demo.port}"
+
+    def settled() -> str | None:  # a burst may train more than one version: the last one
+        busy = httpx.get(f"{backend}/is_training", params={"project": project["id"]}).json()
+        version = str(ls.ml(ml["id"])["model_version"])
+        return version if not busy["is_training"] and version != ml["model_version"] else None
+
+    trained = wait_until(settled, timeout=60, interval=0.5)
     ls.close()
     demo.stop(signal.SIGINT)  # Ctrl-C
     wait_until(lambda: not leftovers(workdir), timeout=20)
