@@ -22,12 +22,14 @@ def annotate(server: Server, first: int, count: int) -> None:
         assert resp.status_code == 200
 
 
-def settled(server: Server) -> dict[str, Any]:
-    """The latest job, once no job runs or waits."""
+def settled(server: Server, after: str | None = None) -> dict[str, Any]:
+    """The latest job (one other than job ``after``), once no job runs or waits."""
     def done() -> dict[str, Any] | None:
         answer = server.client.get("/is_training", params={"project": "1"}).json()
         latest = answer["latest"]
         if answer["is_training"] or not latest or latest["state"] not in ("finished", "failed"):
+            return None
+        if latest["job_id"] == after:
             return None
         return dict(latest)
 
@@ -59,7 +61,7 @@ def test_a_version_that_gets_worse_is_rejected_and_the_old_one_serves(
     (control / "fit_worse").write_text("1")  # the next fit learns the minority label
     annotate(server, 151, 5)
     server.client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 1}})
-    second = settled(server)
+    second = settled(server, after=first["job_id"])
     assert second["outcome"] == "rejected" and second["version"] != v1, second
     v2 = str(second["version"])
     rejected = job_result(deployment, v2)
@@ -109,10 +111,11 @@ def test_promote_always_and_evaluation_off(echo_backend: Path, start_server: Any
     server = start_server(echo_backend, env=env)
     annotate(server, 1, 150)
     server.client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 1}})
-    assert settled(server)["outcome"] == "promoted"
+    first = settled(server)
+    assert first["outcome"] == "promoted"
     (control / "fit_worse").write_text("1")
     server.client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 1}})
-    worse = settled(server)
+    worse = settled(server, after=first["job_id"])
     assert worse["outcome"] == "promoted"  # "always": judged, and served anyway
     assert setup(server) == f"EchoModel-{worse['version']}"
 

@@ -64,12 +64,20 @@ class LocalQueue:
         return record
 
     def pending(self, project: str) -> JobRecord | None:
-        """The queued training job, else the queued re-scoring job."""
+        """The queued training job, else the queued re-scoring job, else the job a runner
+        has just claimed and not yet started (so a status read between the two does not
+        see an idle project)."""
         folder = self.settings.model_dir / project / JOBS_DIR
-        for name in (PENDING, PENDING_RESCORE):
+        for name in (PENDING, PENDING_RESCORE, CLAIMED):
             data = read_json(folder / name)
-            if data:
-                return JobRecord.from_dict(data)
+            if not data:
+                continue
+            record = JobRecord.from_dict(data)
+            if name != CLAIMED:
+                return record
+            own = read_json(folder / f"{record.job_id}.json")
+            if own and own.get("state") == "queued" and _lock_is_held(folder / LOCK):
+                return record
         return None
 
     def is_running(self, project: str) -> bool:
