@@ -36,9 +36,16 @@ typecheck: venv
 
 check: lint typecheck test
 
-bench: venv
-	$(PY) bench/serve.py
+bench: venv ls-venv  # about an hour on two cores
 	$(PY) bench/accuracy.py
+	$(PY) bench/classifier_options.py
+	$(PY) bench/serve.py
+	$(PY) bench/compat_overhead.py
+	$(PY) bench/metrics_cost.py
+	$(PY) bench/stream.py
+	$(PY) bench/active_learning.py --jobs 2
+	$(PY) bench/ner.py
+	$(PY) bench/rescore.py
 
 ## Label Studio 1.23.2 in its own virtualenv (it pins Django and friends).
 ls-venv: $(LS_VENV)/.installed
