@@ -100,7 +100,8 @@ class Settings:
     promote_tolerance: float = 0.02  # a candidate may score this much lower and still serve
     promote_min_eval: int = 20  # fewer held-out tasks than this: too few to judge, promote
     # Cadence: how soon after the last job a job made by annotation events may start.
-    train_min_interval_s: float = 5.0
+    # 6 s: at most 10 versions a minute of steady annotating, each within seconds.
+    train_min_interval_s: float = 6.0
     train_interval_factor: float = 2.0  # ... and at least this many times the last job's time
     # Retention: what pruning keeps besides the served and the pinned versions.
     keep_versions: int = 5
