@@ -7,9 +7,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import EXAMPLE, Deployment, make_backend, wait_until
-from labelloop.cli.studio import StudioClient
+from conftest import EXAMPLE, Deployment, annotation_event, make_backend, wait_until
+from labelloop.cli.studio import LabelStudio, StudioClient
 from labelloop.examples.corpus import as_tasks, sentiment_corpus
+from labelloop.settings import Settings
+from labelloop.store.bundle import open_stores
+from labelloop.store.jobs import JobRecord, new_job_id
+from labelloop.training.rescoring import rescore_job
+from test_http import predict
 
 CONFIG = ('<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
           '<Choice value="积极"/><Choice value="消极"/></Choices></View>')
@@ -91,3 +96,75 @@ def test_next_task_follows_the_served_version(ls: StudioClient, tmp_path: Path,
     assert rescored(server, project, started)["metrics"]["tasks"] == 2
     newest = sorted(ls.tasks(project), key=lambda t: t["id"])[-2:]
     assert all([p["model_version"] for p in t["predictions"]] == [second] for t in newest)
+
+
+def test_label_studio_refusing_the_token_fails_the_rescoring(studio: LabelStudio,
+                                                            tmp_path: Path,
+                                                            deployment: Deployment) -> None:
+    server = deployment.start(make_backend(tmp_path / "backend", EXAMPLE),
+                              env={"LABEL_STUDIO_URL": studio.url, "LABEL_STUDIO_API_KEY":
+                                   "0" * 40, "LABELLOOP_RESCORE": "true"})
+    for i in range(1, 13):
+        event = annotation_event(i, i, f"{'很好' if i % 2 else '很差'} {i}",
+                                 "积极" if i % 2 else "消极")
+        assert server.client.post("/webhook", json=event).status_code == 200
+    job = rescored_or_failed(server, "1")
+    assert job["state"] == "failed" and "Label Studio answered 401" in job["error"], job
+    answer = predict(server, ["很好"])["results"][0]
+    assert answer["model_version"].endswith(f"-{job['version']}")  # serving goes on
+
+
+def rescored_or_failed(server: Any, project: str) -> dict[str, Any]:
+    def ended() -> dict[str, Any] | None:
+        answer = server.client.get("/is_training", params={"project": project}).json()
+        latest = answer["rescoring"]["latest"]
+        if answer["is_training"] or answer["rescoring"]["queued"] or not latest:
+            return None
+        return dict(latest) if latest["state"] in ("finished", "failed") else None
+
+    return dict(wait_until(ended, timeout=60))
+
+
+def test_a_due_training_job_cancels_the_rescoring(ls: StudioClient, tmp_path: Path,
+                                                  deployment: Deployment) -> None:
+    """The job checks between pages; cancelled, it stores nothing. Run in this process, on
+    the deployment's own stores, so the test decides when a training job "falls due"."""
+    backend = make_backend(tmp_path / "backend", EXAMPLE)
+    server = deployment.start(backend)  # re-scoring off: this test runs it
+    pairs = sentiment_corpus(seed=22)
+    project = ls.create_project(f"e2e stale re-scoring ({deployment.mode})", CONFIG)
+    ls.import_tasks(project, [{"text": t} for t, _ in pairs[:250]])
+    ls.import_tasks(project, [{"data": t["data"], "annotations": [
+        {"result": t["annotations"][0]["result"]}]} for t in as_tasks(pairs[250:300])])
+    ml = ls.connect_backend(project, server.url)
+    ls.call("POST", f"/api/ml/{ml['id']}/train")
+
+    def trained() -> dict[str, Any] | None:
+        latest = server.client.get("/is_training", params={"project": str(project)}).json()
+        done = latest["latest"] and latest["latest"]["state"] == "finished"
+        return dict(latest["latest"]) if done and not latest["is_training"] else None
+
+    version = wait_until(trained, timeout=60)["version"]
+    settings = Settings(backend_dir=backend, model_dir=deployment.model_dir,
+                        redis_url=deployment.redis.url if deployment.redis else None,
+                        rescore_page_size=100)
+    stores = open_stores(settings)
+    record = JobRecord(new_job_id(), str(project), "running", kind="rescore")
+    asked: list[int] = []
+
+    def due_after_two_pages() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    job = rescore_job(settings, stores, record, due_after_two_pages, lambda _p, _m: None)
+    assert job.outcome == "cancelled" and "a training job is due" in (job.error or ""), job
+    model_version = f"SimpleTextClassifier-{version}"
+    stored = [p for t in ls.tasks(project) for p in t["predictions"]
+              if p["model_version"] == model_version]
+    assert stored == [] and len(asked) == 3
+
+    job = rescore_job(settings, stores, record, lambda: False, lambda _p, _m: None)
+    assert job.outcome == "rescored" and job.metrics == {"tasks": 250}, job
+    stored = [p for t in ls.tasks(project) for p in t["predictions"]
+              if p["model_version"] == model_version]
+    assert len(stored) == 250
