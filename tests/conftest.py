@@ -294,3 +294,8 @@ def lsml_python() -> str:
     # make decides: nothing to do when the venv is newer than pyproject.toml.
     subprocess.run(["make", "-s", "lsml-venv", f"LSML_VENV={LSML_VENV}"], cwd=ROOT, check=True)
     return str(LSML_VENV / "bin" / "python")
+
+
+# The venv's editable labelloop points at whichever checkout made it (it outlives a CI
+# clone); this checkout's sources go first on the path, so they are the ones tested.
+THIS_CHECKOUT = {"PYTHONPATH": str(ROOT / "src")}

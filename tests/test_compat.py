@@ -5,6 +5,7 @@ served by another server process -> rollback, in local and Redis mode."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from conftest import (
     TEXT_CONFIG,
+    THIS_CHECKOUT,
     Deployment,
     Server,
     annotation_event,
@@ -268,9 +270,10 @@ def test_a_real_label_studio_ml_is_hosted_not_shadowed(lsml_python: str, tmp_pat
     backend = tmp_path / "backend"
     made = subprocess.run([lsml_python, "-m", "labelloop.cli.main", "init", str(backend),
                            "--script", str(SCRIPTS / "gen2_text_classifier.py")],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **THIS_CHECKOUT})
     assert made.returncode == 0, made.stderr
-    server = Server(backend, tmp_path / "models", python=lsml_python)
+    server = Server(backend, tmp_path / "models", python=lsml_python, env=THIS_CHECKOUT)
     try:
         api = server.client.get("/health").json()["api"]
         assert api == "label-studio-ml 1.0.x (label_studio_ml), installed 1.0.9"
