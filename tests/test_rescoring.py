@@ -10,10 +10,10 @@ from labelloop.cli.studio import free_port
 from test_http import predict
 
 
-def rescoring(server: Server) -> dict[str, Any]:
+def rescoring(server: Server, project: str = "1") -> dict[str, Any]:
     """The project's last re-scoring job, once it ended and nothing runs or waits."""
     def ended() -> dict[str, Any] | None:
-        answer = server.client.get("/is_training", params={"project": "1"}).json()
+        answer = server.client.get("/is_training", params={"project": project}).json()
         latest = answer["rescoring"]["latest"]
         if answer["is_training"] or answer["rescoring"]["queued"] or not latest:
             return None

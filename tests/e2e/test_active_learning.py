@@ -15,6 +15,7 @@ from labelloop.store.bundle import open_stores
 from labelloop.store.jobs import JobRecord, new_job_id
 from labelloop.training.rescoring import rescore_job
 from test_http import predict
+from test_rescoring import rescoring
 
 CONFIG = ('<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
           '<Choice value="积极"/><Choice value="消极"/></Choices></View>')
@@ -108,21 +109,10 @@ def test_label_studio_refusing_the_token_fails_the_rescoring(studio: LabelStudio
         event = annotation_event(i, i, f"{'很好' if i % 2 else '很差'} {i}",
                                  "积极" if i % 2 else "消极")
         assert server.client.post("/webhook", json=event).status_code == 200
-    job = rescored_or_failed(server, "1")
+    job = rescoring(server)
     assert job["state"] == "failed" and "Label Studio answered 401" in job["error"], job
     answer = predict(server, ["很好"])["results"][0]
     assert answer["model_version"].endswith(f"-{job['version']}")  # serving goes on
-
-
-def rescored_or_failed(server: Any, project: str) -> dict[str, Any]:
-    def ended() -> dict[str, Any] | None:
-        answer = server.client.get("/is_training", params={"project": project}).json()
-        latest = answer["rescoring"]["latest"]
-        if answer["is_training"] or answer["rescoring"]["queued"] or not latest:
-            return None
-        return dict(latest) if latest["state"] in ("finished", "failed") else None
-
-    return dict(wait_until(ended, timeout=60))
 
 
 def test_a_due_training_job_cancels_the_rescoring(ls: StudioClient, tmp_path: Path,
