@@ -4,6 +4,7 @@ prune. Tables are drawn with rich."""
 from __future__ import annotations
 
 import datetime
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,14 @@ def _score(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else ""
 
 
-def versions_table(project: str, versions: list[dict[str, Any]]) -> Table:
-    table = Table(title=f"project {project}", title_justify="left")
+def _console() -> Console:
+    """The terminal's width in a terminal; 140 columns when piped (rich would say 80)."""
+    return Console() if sys.stdout.isatty() else Console(width=140)
+
+
+def versions_table(project: str | None, versions: list[dict[str, Any]]) -> Table:
+    """The versions of ``project`` (the title; None: no title)."""
+    table = Table(title=f"project {project}" if project else None, title_justify="left")
     for name in ("", "version", "made", "status", "trained on", "held out", "metric",
                  "score", "served was", "decision"):
         table.add_column(name, overflow="fold")
@@ -44,15 +51,18 @@ def versions_table(project: str, versions: list[dict[str, Any]]) -> Table:
     return table
 
 
-def jobs_table(status: dict[str, Any]) -> Table:
+def jobs_table(status: dict[str, Any]) -> Table | str:
+    """The jobs that run, wait or failed lately; a line saying so when there are none."""
+    rows = [(label, job) for label, job in [("running", status["running"]),
+                                            ("queued", status["queued"]),
+                                            *[("failed", f) for f in status["failures"]]]
+            if job is not None]
+    if not rows:
+        return "jobs: none running, queued or failed lately"
     table = Table(title="jobs", title_justify="left")
     for name in ("", "job", "kind", "state", "progress", "version", "message"):
         table.add_column(name, overflow="fold")
-    rows = [("running", status["running"]), ("queued", status["queued"]),
-            *[("failed", f) for f in status["failures"]]]
     for label, job in rows:
-        if job is None:
-            continue
         fraction = job.get("fraction")
         table.add_row(label, job["job_id"][:8], job["kind"], job["state"],
                       f"{fraction:.0%}" if fraction is not None else "", job["version"] or "",
@@ -73,7 +83,7 @@ def register(cli: click.Group) -> None:  # noqa: C901 - one small command each
         listing = _backend(backend_dir, model_dir, redis_url).versions(project)["projects"]
         if not listing:
             click.echo("no versions yet")
-        console = Console(width=140)
+        console = _console()
         for name, infos in listing.items():
             console.print(versions_table(name, infos))
 
@@ -90,10 +100,10 @@ def register(cli: click.Group) -> None:  # noqa: C901 - one small command each
         projects = backend.status(project)
         if not projects:
             click.echo("no projects with versions yet")
-        console = Console(width=140)
+        console = _console()
         for p in projects:
             console.print(f"[bold]project {p['project']}[/bold]: serving {p['model_version']}")
-            console.print(versions_table(p["project"], p["versions"]))
+            console.print(versions_table(None, p["versions"]))
             console.print(jobs_table(p))
 
     def switch(action: str, help_text: str) -> None:
