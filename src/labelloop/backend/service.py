@@ -145,9 +145,13 @@ class Backend:
         return f"{self.model_class.__name__} ({self.generation}): {built}"
 
     # -- endpoints --------------------------------------------------------------------
+    def about(self) -> dict[str, Any]:
+        """What this server serves, and how: fixed for its life."""
+        return {"model_class": self.model_class.__name__, "api": self.generation,
+                "mode": self.stores.mode, "version": __version__}
+
     def health(self) -> dict[str, Any]:
-        answer = {"status": "UP", "model_class": self.model_class.__name__,
-                  "api": self.generation, "mode": self.stores.mode, "version": __version__}
+        answer = {"status": "UP", **self.about()}
         if self.stores.mode == "redis":
             answer["redis"] = "ok" if self.stores.ping() else "unreachable"
         return answer

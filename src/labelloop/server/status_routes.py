@@ -197,12 +197,11 @@ def install_status_routes(app: FastAPI, backend: Backend, settings: Settings) ->
     Left out of the OpenAPI document: they are for people, not API clients.
     """
     tokens = CsrfTokens(settings)
+    about = backend.about()
 
     @app.get("/status", include_in_schema=False)
     async def status_page(request: Request) -> Response:
-        projects = await run_in_threadpool(backend.status)
-        about = await run_in_threadpool(backend.health)
-        token = await run_in_threadpool(tokens.issue)
+        projects, token = await run_in_threadpool(lambda: (backend.status(), tokens.issue()))
         page = render_page(projects, csrf=token, about=about,
                            refresh=refresh_param(request.query_params.get("refresh")))
         return HTMLResponse(page, headers=PAGE_HEADERS)

@@ -16,12 +16,16 @@ from labelloop.store.atomic import disk_guarded, read_json, write_json_atomic
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 _JOB_ID = re.compile(JOB_ID_PATTERN)
 JOBS_DIR = ".jobs"
-LATEST = "latest.json"
+
+
+def latest_stem(kind: str) -> str:
+    """What names the newest job of a kind: "latest" (training), "latest-rescore"."""
+    return "latest" if kind == "train" else f"latest-{kind}"
 
 
 def latest_name(kind: str) -> str:
-    """The file naming the newest job of a kind: latest.json (training), latest-rescore.json."""
-    return LATEST if kind == "train" else f"latest-{kind}.json"
+    """The file naming the newest job of a kind: latest.json, latest-rescore.json."""
+    return f"{latest_stem(kind)}.json"
 
 
 def new_job_id() -> str:
@@ -56,6 +60,9 @@ class JobRecord:
     def update(self, **changes: Any) -> JobRecord:
         return replace(self, **changes)
 
+    def seconds(self) -> float:
+        """How long it ran (or has run, or waited, so far)."""
+        return (self.ended or time.time()) - (self.started or self.created)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobRecord:

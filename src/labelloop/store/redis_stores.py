@@ -24,7 +24,7 @@ from labelloop.errors import NotFound, StoreUnavailable
 from labelloop.settings import Settings
 from labelloop.store.bundle import Stores
 from labelloop.store.guards import unavailable_on
-from labelloop.store.jobs import JobRecord, check_job_id
+from labelloop.store.jobs import JobRecord, check_job_id, latest_stem
 from labelloop.store.projects import ProjectInfo
 from labelloop.store.state import check_value
 from labelloop.store.stats import JobStats, bucket_of
@@ -232,10 +232,6 @@ class RedisStatsStore:
 JOB_TTL_S = 30 * 86400
 
 
-def _latest(kind: str) -> str:
-    return "latest" if kind == "train" else f"latest-{kind}"
-
-
 class RedisJobStore:
     """Job records; a "running" record whose worker lock has vanished is reported failed."""
 
@@ -248,7 +244,7 @@ class RedisJobStore:
         pipe.set(key("job", record.job_id), orjson.dumps(record.to_dict()), ex=JOB_TTL_S)
         pipe.zadd(key("jobs", record.project), {record.job_id: record.created})
         if record.state != "queued":
-            pipe.set(key(_latest(record.kind), record.project), record.job_id)
+            pipe.set(key(latest_stem(record.kind), record.project), record.job_id)
         pipe.execute()
 
     @guarded
@@ -279,7 +275,7 @@ class RedisJobStore:
 
     @guarded
     def latest(self, project: str, kind: str = "train") -> JobRecord | None:
-        job_id = self.redis.get(key(_latest(kind), project))
+        job_id = self.redis.get(key(latest_stem(kind), project))
         return self.get(text(job_id)) if job_id else None
 
     def _reconcile(self, record: JobRecord) -> JobRecord:

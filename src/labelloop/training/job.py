@@ -122,7 +122,7 @@ def record_stats(stores: Stores, record: JobRecord) -> None:
                "cancelled": "cancelled"}.get(record.outcome or "", "failed")
     if outcome == "failed" and "killed" in (record.error or ""):
         outcome = "killed"
-    took = (record.ended or time.time()) - (record.started or record.created)
+    took = record.seconds()
     try:
         stores.stats.record(record.project, record.kind, outcome, took)
     except (LabelloopError, OSError) as exc:
@@ -173,7 +173,7 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _log_end(record: JobRecord) -> None:
-    took = (record.ended or time.time()) - (record.started or record.created)
+    took = record.seconds()
     metrics = record.metrics or {}
     detail = (f"{metrics.get('tasks', 0)} tasks stored" if record.kind == "rescore" else
               f"{metrics.get('primary')}={metrics.get('score')} (n_train="
@@ -201,11 +201,10 @@ def _prune_quietly(ctx: TrainingContext, project: str) -> None:
 def _training_tasks(ctx: TrainingContext, record: JobRecord,
                     info: ProjectInfo) -> tuple[list[dict[str, Any]], str]:
     """Label Studio's own export when asked and reachable; else what webhooks delivered."""
-    url = ctx.settings.label_studio_url or info.hostname
-    key = ctx.settings.label_studio_api_key or info.access_token
-    if record.source == "label_studio" and url and key and record.project.isdigit():
+    address = label_studio_of(ctx.settings, info)
+    if record.source == "label_studio" and address and record.project.isdigit():
         try:
-            with LabelStudioClient(url, key) as ls:
+            with LabelStudioClient(*address) as ls:
                 tasks = ls.annotated_tasks(record.project)
         except LabelStudioError as exc:
             log.warning("falling back to webhook data: %s", exc.message)

@@ -52,8 +52,7 @@ class LocalQueue:
         """Queue a job (or join the queued one) and return its record. A re-scoring job
         joins a queued training job: the training job re-scores when it promotes."""
         folder = self._dir(project)
-        queued = self.pending(project)
-        if kind == "rescore" and queued is not None and queued.kind == "train":
+        if kind == "rescore" and (queued := peek_pending(folder)) is not None:
             return queued
         new = JobRecord(new_job_id(), project, "queued", source, kind=kind)
         record = _queue_pending(folder, new, PENDING_FILES[kind])
@@ -68,16 +67,15 @@ class LocalQueue:
         has just claimed and not yet started (so a status read between the two does not
         see an idle project)."""
         folder = self.settings.model_dir / project / JOBS_DIR
-        for name in (PENDING, PENDING_RESCORE, CLAIMED):
-            data = read_json(folder / name)
-            if not data:
-                continue
-            record = JobRecord.from_dict(data)
-            if name != CLAIMED:
-                return record
-            own = read_json(folder / f"{record.job_id}.json")
-            if own and own.get("state") == "queued" and _lock_is_held(folder / LOCK):
-                return record
+        queued = peek_pending(folder) or peek_pending(folder, "rescore")
+        if queued is not None:
+            return queued
+        claimed = read_json(folder / CLAIMED)
+        if not claimed:
+            return None
+        own = read_json(folder / f"{claimed['job_id']}.json")
+        if own and own.get("state") == "queued" and _lock_is_held(folder / LOCK):
+            return JobRecord.from_dict(claimed)
         return None
 
     def is_running(self, project: str) -> bool:

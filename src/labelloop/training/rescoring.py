@@ -65,11 +65,11 @@ def label_studio_of(settings: Settings, info: ProjectInfo | None) -> tuple[str, 
 
 def run_rescore(settings: Settings, stores: Stores, record: JobRecord,
                 preempt: Callable[[], bool], progress: Callable[[float, str], None]) -> int:
-    """Re-score the project for the version it serves; returns how many tasks were stored."""
-    project = record.project
+    """Re-score the project for ``record.version`` (the version that served when the job
+    started); returns how many tasks were stored."""
+    project, version = record.project, record.version
     info = stores.registry.get(project)
     address = label_studio_of(settings, info)
-    version = stores.versions.current_version(project)
     if info is None or address is None or not project.isdigit():
         raise TrainingError(f"project {project}: no Label Studio to re-score in (connect the "
                             "project in Label Studio, or set LABEL_STUDIO_URL and "
@@ -87,8 +87,9 @@ def run_rescore(settings: Settings, stores: Stores, record: JobRecord,
             raise Cancelled("a training job is due")
 
     with LabelStudioClient(target.url, target.key) as ls, tempfile.TemporaryFile("w+") as spool:
-        count = _scan(ls, target, model, settings, spool, check, progress)
-        stored = _store(ls, target, spool, count, check, progress)
+        confidences, clusters = _scan(ls, target, model, settings, spool, check, progress)
+        scores = interleave(confidences, clusters)
+        stored = _store(ls, target, spool, scores, check, progress)
         if settings.active_learning or info.active_learning:
             _sample_by_uncertainty(ls, target, stored)
     return stored
@@ -119,10 +120,12 @@ def _served_model(settings: Settings, stores: Stores, info: ProjectInfo,
 
 def _scan(ls: LabelStudioClient, target: Target, model: LabelStudioModel, settings: Settings,
           spool: IO[str], check: Callable[[], None],
-          progress: Callable[[float, str], None]) -> int:
-    """Predict every page; spool one JSON line per task: task, result, confidence, cluster."""
+          progress: Callable[[float, str], None]) -> tuple[list[float], list[int]]:
+    """Predict every page. Each task's prediction goes to the spool (one JSON line: task,
+    result, cluster); only its confidence and cluster stay in memory, for the order."""
     clusters = _ClusterSource(model)
-    done = 0
+    confidences: list[float] = []
+    assigned: list[int] = []
     for tasks, left in ls.unlabeled_tasks(target.project, target.model_version,
                                           settings.rescore_page_size):
         check()
@@ -132,11 +135,12 @@ def _scan(ls: LabelStudioClient, target: Target, model: LabelStudioModel, settin
                                              clusters.of(tasks, predictions), strict=True):
             result = prediction.get("result") if isinstance(prediction, dict) else None
             spool.write(json.dumps({"task": task["id"], "result": result or [],
-                                    "confidence": confidence(prediction),
                                     "cluster": cluster}, ensure_ascii=False) + "\n")
-        done += len(tasks)
+            confidences.append(confidence(prediction))
+            assigned.append(cluster)
+        done = len(confidences)
         progress(0.8 * done / (done - len(tasks) + left), f"scored {done} unlabeled tasks")
-    return done
+    return confidences, assigned
 
 
 class _ClusterSource:
@@ -161,27 +165,31 @@ class _ClusterSource:
         return self.clusterer.assign(matrix)
 
 
-def _store(ls: LabelStudioClient, target: Target, spool: IO[str], count: int,
+def _store(ls: LabelStudioClient, target: Target, spool: IO[str], scores: list[float],
            check: Callable[[], None], progress: Callable[[float, str], None]) -> int:
-    """Score every spooled prediction, then import them in batches."""
+    """Import the spooled predictions with their scores, a batch at a time."""
     spool.seek(0)
-    rows = [json.loads(line) for line in spool]  # bounded: ~100 bytes a task
-    scores = interleave([r["confidence"] for r in rows], [r["cluster"] for r in rows])
-    stored = 0
-    for batch in _batches(rows, scores, target.model_version):
+    count, stored = len(scores), 0
+    for batch in _batches(spool, scores, target.model_version):
         check()
         stored += ls.import_predictions(target.project, batch)
         progress(0.8 + 0.2 * stored / max(count, 1), f"stored {stored} of {count} predictions")
     return stored
 
 
-def _batches(rows: list[dict[str, Any]], scores: list[float],
+def _batches(spool: IO[str], scores: list[float],
              model_version: str) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), POST_BATCH):
-        yield [{"task": r["task"], "result": r["result"], "score": round(s, 6),
-                "model_version": model_version, "cluster": r["cluster"]}
-               for r, s in zip(rows[start:start + POST_BATCH], scores[start:start + POST_BATCH],
-                               strict=True)]
+    """Batches of :data:`POST_BATCH` predictions, read from the spool as they are sent."""
+    batch: list[dict[str, Any]] = []
+    for line, score in zip(spool, scores, strict=True):
+        row = json.loads(line)
+        batch.append({"task": row["task"], "result": row["result"], "score": round(score, 6),
+                      "model_version": model_version, "cluster": row["cluster"]})
+        if len(batch) == POST_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def rescore_job(settings: Settings, stores: Stores, record: JobRecord,
