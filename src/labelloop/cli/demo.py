@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labelloop.cli.scaffold import init_backend
+from labelloop.cli.scaffold import EXAMPLES, example_script, init_backend
 from labelloop.cli.studio import (
     LabelStudio,
     StudioClient,
@@ -23,7 +23,6 @@ from labelloop.cli.studio import (
     wait_healthy,
 )
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 Echo = Callable[[str], Any]
 
 
@@ -66,9 +65,9 @@ def news_texts(count: int) -> list[str]:
 
 
 KINDS = {
-    "text": DemoKind("simple_text_classifier.py", "text_classification.xml",
+    "text": DemoKind(EXAMPLES["text"], "text_classification.xml",
                      "labelloop demo: 中文情感 / sentiment", "积极 / 消极 / 中性", sentiment_texts),
-    "ner": DemoKind("ner_tagger.py", "ner.xml", "labelloop demo: 命名实体 / named entities",
+    "ner": DemoKind(EXAMPLES["ner"], "ner.xml", "labelloop demo: 命名实体 / named entities",
                     "PER / LOC / ORG", news_texts),
 }
 PROJECT_TITLE = KINDS["text"].title
@@ -111,7 +110,7 @@ def prepare_project(client: StudioClient, backend_url: str,
     spec = KINDS[kind]
     project = client.find_project(spec.title)
     if project is None:
-        project = client.create_project(spec.title, (EXAMPLES / spec.config).read_text())
+        project = client.create_project(spec.title, example_script(spec.config).read_text())
         client.import_tasks(project, demo_tasks(kind=kind))
     if not any(b["url"].rstrip("/") == backend_url for b in client.backends(project)):
         client.connect_backend(project, backend_url, title="labelloop")
@@ -150,7 +149,7 @@ def run_demo(workdir: Path, ls_venv: Path, ls_port: int, backend_port: int, host
     exe = ensure_ls_venv(ls_venv, echo)
     backend_dir = workdir / "backend"
     if not (backend_dir / "_wsgi.py").exists():
-        init_backend(backend_dir, EXAMPLES / KINDS[kind].script)
+        init_backend(backend_dir, example_script(KINDS[kind].script))
     login = demo_login(workdir)
     studio = LabelStudio(exe, workdir / "label-studio", ls_port, login["username"],
                          login["password"], login["token"])

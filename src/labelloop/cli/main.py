@@ -23,11 +23,9 @@ from labelloop.cli.options import (
     project_opt,
     redis_opt,
 )
+from labelloop.cli.scaffold import EXAMPLES
 from labelloop.logs import configure_logging
 from labelloop.settings import SETTINGS_ENV, Settings
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
-EXAMPLES = {"text": "simple_text_classifier.py", "ner": "ner_tagger.py"}
 
 
 @click.group()
@@ -103,6 +101,7 @@ def start(backend_dir: Path, more_kwargs: tuple[str, ...], with_kwargs: tuple[st
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    from labelloop.backend.metrics import MULTIPROC_ENV
     from labelloop.server.app import create_app
 
     level = "DEBUG" if settings.debug else settings.log_level.upper()

@@ -12,6 +12,7 @@ from labelloop.errors import ScriptError
 from labelloop.sdk.script import WSGI_NAME
 
 EXAMPLE_SCRIPT = "simple_text_classifier.py"
+EXAMPLES = {"text": EXAMPLE_SCRIPT, "ner": "ner_tagger.py"}  # init --example NAME
 
 WSGI_TEMPLATE = '''\
 """Serve this backend: python _wsgi.py [-p 9090] [--host 0.0.0.0] [--log-level DEBUG]

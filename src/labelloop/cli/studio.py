@@ -156,6 +156,13 @@ class StudioClient:
     def import_tasks(self, project: int, tasks: list[dict[str, Any]]) -> int:
         return int(self.call("POST", f"/api/projects/{project}/import", json=tasks)["task_count"])
 
+    def import_annotated(self, project: int, tasks: list[dict[str, Any]]) -> int:
+        """Import export-format tasks with the first annotation of each (ids dropped:
+        Label Studio gives its own)."""
+        return self.import_tasks(project, [
+            {"data": t["data"], "annotations": [{"result": t["annotations"][0]["result"]}]}
+            for t in tasks])
+
     def connect_backend(self, project: int, url: str, title: str = "labelloop",
                         **extra: Any) -> dict[str, Any]:
         body = {"url": url, "project": project, "title": title, **extra}

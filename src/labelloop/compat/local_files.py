@@ -40,7 +40,7 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit
 import httpx
 
 from labelloop.errors import LabelStudioError
-from labelloop.sdk.label_studio import LabelStudioClient
+from labelloop.sdk.label_studio import LabelStudioClient, same_origin
 
 APP_NAME = "label-studio"
 DOWNLOAD_TIMEOUT = 60.0
@@ -266,7 +266,7 @@ def _remote(url: str, host: str | None, task_id: int | str | None) -> _Remote:
         presign = f"{ls}/tasks/{task_id}/presign/?fileuri={quote(fileuri)}"
         return _Remote(presign, url, name, to_label_studio=True)
     if scheme in ("http", "https"):
-        return _Remote(url, url, name, to_label_studio=host is not None and _same_origin(url, host))
+        return _Remote(url, url, name, to_label_studio=host is not None and same_origin(url, host))
     if url.startswith("/"):  # a path on the Label Studio server, e.g. /data/upload/3/x.png
         full = _require_host(url, host) + url
         return _Remote(full, full, name, to_label_studio=True)
@@ -283,19 +283,6 @@ def _require_host(url: str, host: str | None) -> str:
     if not host.startswith(("http://", "https://")):
         raise ValueError(f"the Label Studio URL {host!r} must start with http:// or https://")
     return host
-
-
-def _same_origin(url: str, host: str) -> bool:
-    a, b = urlsplit(url), urlsplit(host)
-    try:
-        return (a.scheme.lower(), a.hostname, _port(a.port, a.scheme)) == (
-            b.scheme.lower(), b.hostname, _port(b.port, b.scheme))
-    except ValueError:  # an invalid port number: treat as a different origin
-        return False
-
-
-def _port(port: int | None, scheme: str) -> int:
-    return port if port is not None else (443 if scheme.lower() == "https" else 80)
 
 
 def _short_hash(text: str) -> str:

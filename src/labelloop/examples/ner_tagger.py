@@ -52,7 +52,7 @@ from typing import Any
 
 import pycrfsuite
 
-from labelloop.sdk import LabelStudioModel, prediction, span_region
+from labelloop.sdk import LabelStudioModel, prediction, span_region, usable_annotations
 
 MODEL_FILE = "model.crfsuite"
 FEATURES_FILE = "features.json"
@@ -101,6 +101,8 @@ class NerTagger(LabelStudioModel):
         self.control = self.label_config.control("labels")
         self.to_name = self.control.to_name[0]
         self.data_key = self.label_config.data_key(self.control)
+        # Labels the config no longer names are dropped: Label Studio would reject them.
+        self.allowed = set(self.control.labels)
         self.tagger: pycrfsuite.Tagger | None = None
         self.features: Features | None = None
         model_file = self.train_output.get("model_file")
@@ -118,8 +120,7 @@ class NerTagger(LabelStudioModel):
 
     def _predict_text(self, text: str) -> dict[str, Any]:
         assert self.tagger is not None and self.features is not None
-        # Labels the config no longer names are dropped: Label Studio would reject them.
-        allowed = set(self.control.labels)
+        allowed = self.allowed
         regions, task_score = [], 1.0
         tokens = tokenize(text)
         for first, end in chunks(text, tokens):
@@ -189,11 +190,9 @@ def annotated_spans(task: dict[str, Any], from_name: str, labels: Iterable[str],
     """The spans of the task's latest non-cancelled annotation, overlaps resolved.
 
     None when no annotation counts (none, or all cancelled). An annotation with an
-    empty ``result`` counts: it says the text has no entities. (``usable_annotations``
-    in the SDK drops those, which suits classification but not NER.)
+    empty ``result`` counts: it says the text has no entities.
     """
-    annotations = [a for a in task.get("annotations") or []
-                   if isinstance(a, dict) and not a.get("was_cancelled")]
+    annotations = usable_annotations(task, with_result=False)
     if not annotations:
         return None
     allowed = set(labels)

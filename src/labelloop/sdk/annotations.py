@@ -12,11 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 
-def usable_annotations(task: dict[str, Any]) -> list[dict[str, Any]]:
-    """Annotations that count for training: not skipped, with a result."""
+def usable_annotations(task: dict[str, Any], *,
+                       with_result: bool = True) -> list[dict[str, Any]]:
+    """Annotations that count for training: not skipped, with a result (with
+    ``with_result=False`` an empty result counts too, e.g. "no entity here" for NER)."""
     anns = task.get("annotations") or []
     return [a for a in anns if isinstance(a, dict) and not a.get("was_cancelled")
-            and a.get("result")]
+            and (a.get("result") or not with_result)]
 
 
 def first_choice(task: dict[str, Any], from_name: str) -> str | None:

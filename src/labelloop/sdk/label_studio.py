@@ -140,9 +140,30 @@ class LabelStudioClient:
     def fetch(self, uri: str) -> bytes:
         """The bytes behind a task-data URI of this Label Studio, such as
         ``/data/upload/1/x.png`` (the key is never sent to another host)."""
-        if urlsplit(urljoin(self.url, uri)).netloc != urlsplit(self.url).netloc:
+        if not same_origin(urljoin(self.url, uri), self.url):
             raise LabelStudioError(f"{uri} is not on Label Studio at {self.url}")
         return self.request("GET", uri).content
+
+
+def same_origin(url: str, base: str) -> bool:
+    """Whether ``url`` is on ``base``'s origin: scheme, host and port (defaults filled in),
+    so a key meant for an https Label Studio never goes out over http.
+
+    >>> same_origin("https://ls.example/data/upload/1/x.png", "https://ls.example:443/")
+    True
+    >>> same_origin("http://ls.example/data/upload/1/x.png", "https://ls.example")
+    False
+    """
+    a, b = urlsplit(url), urlsplit(base)
+    try:
+        return (a.scheme.lower(), a.hostname, _port(a.port, a.scheme)) == (
+            b.scheme.lower(), b.hostname, _port(b.port, b.scheme))
+    except ValueError:  # an invalid port number: treat as a different origin
+        return False
+
+
+def _port(port: int | None, scheme: str) -> int:
+    return port if port is not None else (443 if scheme.lower() == "https" else 80)
 
 
 def _check(resp: httpx.Response, what: str) -> None:
