@@ -29,6 +29,9 @@ EXAMPLE = ROOT / "src" / "labelloop" / "examples" / "simple_text_classifier.py"
 TEXT_CONFIG = ('<View><Text name="text" value="$text"/>'
                '<Choices name="sentiment" toName="text"><Choice value="积极"/>'
                '<Choice value="消极"/><Choice value="中性"/></Choices></View>')
+# The sentiment corpus's two labels: what the e2e projects annotate.
+TWO_LABEL_CONFIG = ('<View><Text name="text" value="$text"/><Choices name="sentiment" '
+                    'toName="text"><Choice value="积极"/><Choice value="消极"/></Choices></View>')
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -249,6 +252,16 @@ class Deployment:
             env={**os.environ, "LABELLOOP_JOB_LOCK_TTL": "3", **FAST_CADENCE, **(env or {})})
         self.workers.append(proc)
         return proc
+
+    def cli(self, backend_dir: Path, *args: str,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """``labelloop COMMAND BACKEND ARGS...`` on this deployment's versions."""
+        extra = ["--model-dir", str(self.model_dir)]
+        if self.redis:
+            extra += ["--redis-url", self.redis.url]
+        return subprocess.run([sys.executable, "-m", "labelloop.cli.main", args[0],
+                               str(backend_dir), *args[1:], *extra], capture_output=True,
+                              text=True, timeout=60, env={**os.environ, **(env or {})})
 
     def annotation_ids(self, project: str) -> set[str]:
         """The annotation ids in the project's training set, wherever this mode keeps it."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,15 +75,10 @@ def test_a_version_that_gets_worse_is_rejected_and_the_old_one_serves(
     assert listed["versions"] == [f"EchoModel-{v1}"]  # Label Studio lists servable ones
 
     # A person may still decide: rollback refuses a rejected version, promote serves it.
-    args = ["--project", "1", "--version", v2, "--model-dir", str(deployment.model_dir)]
-    if deployment.redis:
-        args += ["--redis-url", deployment.redis.url]
-    cli = [sys.executable, "-m", "labelloop.cli.main"]
-    refused = subprocess.run([*cli, "rollback", str(echo_backend), *args],
-                             capture_output=True, text=True)
+    args = ["--project", "1", "--version", v2]
+    refused = deployment.cli(echo_backend, "rollback", *args)
     assert refused.returncode != 0 and "rejected, not ok" in refused.stderr
-    promoted = subprocess.run([*cli, "promote", str(echo_backend), *args],
-                              capture_output=True, text=True)
+    promoted = deployment.cli(echo_backend, "promote", *args)
     assert promoted.returncode == 0, promoted.stderr
     wait_until(lambda: setup(server) == f"EchoModel-{v2}", timeout=5)
 

@@ -4,29 +4,16 @@ ones and recent failures, under any interleaving of prune, promotion and rollbac
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from conftest import TEXT_CONFIG, Deployment, Server, annotation_event, wait_until
-from test_http import predict, setup
+from test_http import predict, settled, setup
 
 KEEP = 2
-
-
-def cli(deployment: Deployment, backend: Path, *args: str,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    extra = ["--model-dir", str(deployment.model_dir)]
-    if deployment.redis:
-        extra += ["--redis-url", deployment.redis.url]
-    return subprocess.run([sys.executable, "-m", "labelloop.cli.main", args[0], str(backend),
-                           *args[1:], *extra], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
 
 
 def folders(deployment: Deployment) -> set[str]:
@@ -37,17 +24,12 @@ def served_version(server: Server) -> str:
     return setup(server).rsplit("-", 1)[1]
 
 
-def idle(server: Server) -> bool:
-    answer = server.client.get("/is_training", params={"project": "1"}).json()
-    return not answer["is_training"]
-
-
 def test_a_stream_leaves_the_newest_versions_the_pinned_one_and_every_annotation(
         echo_backend: Path, deployment: Deployment) -> None:
     server = deployment.start(echo_backend, env={"LABELLOOP_KEEP_VERSIONS": str(KEEP)})
     server.client.post("/webhook", json=annotation_event(1, 1, "t1", "积极"))
     first = wait_until(lambda: (v := served_version(server)) != "untrained" and v)
-    pinned = cli(deployment, echo_backend, "pin", "--project", "1", "--version", first)
+    pinned = deployment.cli(echo_backend, "pin", "--project", "1", "--version", first)
     assert pinned.returncode == 0, pinned.stderr
     trained_on: dict[str, set[str]] = {}
     for i in range(2, 40):
@@ -58,7 +40,7 @@ def test_a_stream_leaves_the_newest_versions_the_pinned_one_and_every_annotation
                 trained_on[name] = {str(a["id"]) for t in json.loads(data.read_text())
                                     for a in t["annotations"]}
         time.sleep(0.15)
-    wait_until(lambda: idle(server), timeout=60)
+    settled(server)
     kept = folders(deployment)
     listed = server.client.get("/versions", params={"project": "1"}).json()["projects"]["1"]
     assert {v["version"] for v in listed} == kept  # /versions shows what is kept
@@ -92,11 +74,11 @@ def test_served_version_survives_prune_promotion_and_rollback_interleaved(
         while not stop.is_set():
             candidates = sorted(folders(deployment), key=int)
             if candidates:  # the oldest is the one pruning wants gone
-                cli(deployment, echo_backend, "rollback", "--project", "1", "--version",
-                    candidates[0] if rng.random() < 0.7 else rng.choice(candidates))
+                deployment.cli(echo_backend, "rollback", "--project", "1", "--version",
+                               candidates[0] if rng.random() < 0.7 else rng.choice(candidates))
             if rng.random() < 0.5:  # keeping no ok version: only "served" protects one
-                cli(deployment, echo_backend, "prune", "--project", "1",
-                    env={"LABELLOOP_KEEP_VERSIONS": "0"})
+                deployment.cli(echo_backend, "prune", "--project", "1",
+                               env={"LABELLOOP_KEEP_VERSIONS": "0"})
 
     def watch() -> None:  # the served version always answers, and its folder is there
         while not stop.is_set():
@@ -118,7 +100,7 @@ def test_served_version_survives_prune_promotion_and_rollback_interleaved(
     stop.set()
     for t in threads:
         t.join(60)
-    wait_until(lambda: idle(server), timeout=60)
+    settled(server)
     assert not failures, failures[:3]
     served = served_version(server)
     result = json.loads((deployment.model_dir / "1" / served / "job_result.json").read_text())

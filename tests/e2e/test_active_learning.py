@@ -7,7 +7,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import EXAMPLE, Deployment, annotation_event, make_backend, wait_until
+from conftest import (
+    EXAMPLE,
+    TWO_LABEL_CONFIG,
+    Deployment,
+    annotation_event,
+    make_backend,
+    wait_until,
+)
 from labelloop.cli.studio import LabelStudio, StudioClient
 from labelloop.examples.corpus import as_tasks, sentiment_corpus
 from labelloop.settings import Settings
@@ -17,8 +24,7 @@ from labelloop.training.rescoring import rescore_job
 from test_http import predict
 from test_rescoring import rescoring
 
-CONFIG = ('<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
-          '<Choice value="积极"/><Choice value="消极"/></Choices></View>')
+CONFIG = TWO_LABEL_CONFIG
 UNLABELED, ANNOTATED = 300, 200
 
 
@@ -57,9 +63,7 @@ def test_next_task_follows_the_served_version(ls: StudioClient, tmp_path: Path,
     truth = dict(pairs[:UNLABELED])
     project = ls.create_project(f"e2e active learning ({deployment.mode})", CONFIG)
     ls.import_tasks(project, [{"text": t} for t, _ in pairs[:UNLABELED]])
-    ls.import_tasks(project, [{"data": t["data"], "annotations": [
-        {"result": t["annotations"][0]["result"]}]} for t in as_tasks(
-            pairs[UNLABELED:UNLABELED + ANNOTATED])])
+    ls.import_annotated(project, as_tasks(pairs[UNLABELED:UNLABELED + ANNOTATED]))
     ml = ls.connect_backend(project, server.url)
     assert ls.call("GET", f"/api/projects/{project}")["sampling"] != "Uncertainty sampling"
 
@@ -124,8 +128,7 @@ def test_a_due_training_job_cancels_the_rescoring(ls: StudioClient, tmp_path: Pa
     pairs = sentiment_corpus(seed=22)
     project = ls.create_project(f"e2e stale re-scoring ({deployment.mode})", CONFIG)
     ls.import_tasks(project, [{"text": t} for t, _ in pairs[:250]])
-    ls.import_tasks(project, [{"data": t["data"], "annotations": [
-        {"result": t["annotations"][0]["result"]}]} for t in as_tasks(pairs[250:300])])
+    ls.import_annotated(project, as_tasks(pairs[250:300]))
     ml = ls.connect_backend(project, server.url)
     ls.call("POST", f"/api/ml/{ml['id']}/train")
 

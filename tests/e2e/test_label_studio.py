@@ -55,9 +55,7 @@ def test_the_whole_loop(ls: StudioClient, ls_venv: Path, tmp_path: Path,
     truth = dict(pairs[:HELD_OUT + ANNOTATED])
     project = ls.create_project(f"e2e 情感 ({deployment.mode})", CONFIG)
     ls.import_tasks(project, [{"text": t} for t, _ in pairs[:HELD_OUT]])
-    ls.import_tasks(project, [{"data": t["data"], "annotations": [
-        {"result": t["annotations"][0]["result"]}]} for t in as_tasks(
-            pairs[HELD_OUT:HELD_OUT + ANNOTATED])])
+    ls.import_annotated(project, as_tasks(pairs[HELD_OUT:HELD_OUT + ANNOTATED]))
 
     # The SDK's client reads the project back with the same kind of token /setup hands us.
     raw = LabelStudioClient(str(ls.http.base_url), studio_token(ls)).fetch(
@@ -170,8 +168,7 @@ def test_training_with_a_personal_access_token(
     assert pat.count(".") == 2, "not a JWT"
     project = ls.create_project("e2e PAT", CONFIG)
     annotated = as_tasks(sentiment_corpus(seed=5)[:60])
-    ls.import_tasks(project, [{"data": t["data"], "annotations": [
-        {"result": t["annotations"][0]["result"]}]} for t in annotated])
+    ls.import_annotated(project, annotated)
     url = str(ls.http.base_url)
     assert len(LabelStudioClient(url, pat).annotated_tasks(project)) == len(annotated)
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import Deployment, make_backend, wait_until
+from conftest import TWO_LABEL_CONFIG, Deployment, make_backend, wait_until
 from labelloop.cli.studio import StudioClient
 from labelloop.examples.corpus import as_tasks, sentiment_corpus
 
 from .conftest import validate_with_label_studio
 
 SCRIPT = Path(__file__).resolve().parent.parent / "compat_scripts" / "gen1_text_classifier.py"
-CONFIG = ('<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
-          '<Choice value="积极"/><Choice value="消极"/></Choices></View>')
+CONFIG = TWO_LABEL_CONFIG
 
 
 def test_a_label_studio_0_9_script_trains_and_predicts(ls: StudioClient, ls_venv: Path,
@@ -26,8 +25,7 @@ def test_a_label_studio_0_9_script_trains_and_predicts(ls: StudioClient, ls_venv
     truth = dict(pairs[:150])
     project = ls.create_project(f"e2e Label Studio 0.9 script ({deployment.mode})", CONFIG)
     ls.import_tasks(project, [{"text": t} for t, _ in pairs[:50]])
-    ls.import_tasks(project, [{"data": t["data"], "annotations": [
-        {"result": t["annotations"][0]["result"]}]} for t in as_tasks(pairs[50:150])])
+    ls.import_annotated(project, as_tasks(pairs[50:150]))
     ml = ls.connect_backend(project, server.url)
     assert ml["state"] == "CO" and ml["model_version"] == "ReviewClassifier-untrained"
 
