@@ -36,10 +36,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from labelloop.examples.corpus import sentiment_corpus
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-HELD_OUT = 2000
-TIMED = 10_000
+from accuracy import TIMED, best_time, old_pipeline, split
+
 SIZES = (1000, 10000)
 MIX = 0x9E3779B97F4A7C15
 
@@ -52,13 +52,7 @@ class Option(Protocol):
 
 class Sklearn:
     def fit(self, texts: list[str], labels: list[str]) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-
-        self.pipe = make_pipeline(
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True),
-            LogisticRegression(C=10, max_iter=1000)).fit(texts, labels)
+        self.pipe = old_pipeline().fit(texts, labels)
 
     def predict(self, texts: list[str]) -> tuple[list[str], Any]:
         probs = self.pipe.predict_proba(texts)
@@ -169,20 +163,9 @@ def available(name: str) -> bool:
     return True
 
 
-def best_time(run: Callable[[], object], repeat: int) -> tuple[float, float]:
-    wall = cpu = float("inf")
-    for _ in range(repeat):
-        started, started_cpu = time.perf_counter(), time.process_time()
-        run()
-        wall = min(wall, time.perf_counter() - started)
-        cpu = min(cpu, time.process_time() - started_cpu)
-    return wall, cpu
-
-
 def measure(name: str, seed: int, n: int, repeat: int) -> str:
-    pairs = sentiment_corpus(seed)
-    test, pool = pairs[:HELD_OUT], pairs[HELD_OUT:]
-    timed = [t for t, _ in pool[-TIMED:]]
+    test, pool, timed_pairs = split(seed)
+    timed = [t for t, _ in timed_pairs]
     option = OPTIONS[name]()
     started = time.perf_counter()
     option.fit([t for t, _ in pool[:n]], [y for _, y in pool[:n]])

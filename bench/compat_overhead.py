@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import sys
 import tempfile
 import time
@@ -43,14 +42,16 @@ from harness import (
     MODELS,
     PROJECT,
     Backend,
-    annotated_tasks,
+    align,
     corpus_texts,
     load,
     load_average,
     ls_task,
     median,
     predict_body,
+    same_predictions,
     trained_backend,
+    write_export,
 )
 from labelloop.compat.loader import load_model_class
 from labelloop.sdk.label_config import parse_label_config
@@ -114,15 +115,6 @@ def measure(v: Variant, body1: bytes, body_big: bytes, tasks: list[dict[str, Any
     v.got["own1"].append(cpu(lambda: [own(one) for _ in range(200)], 1) / 200)
 
 
-def same_predictions(v: Variant, body: bytes, expected: list[tuple[str, float]]) -> bool:
-    assert v.server is not None
-    status, answer = v.server.request("POST", "/predict", body)
-    got = [(p["result"][0]["value"]["choices"][0], float(p["score"]))
-           for p in answer["results"]]
-    return status == 200 and len(got) == len(expected) and all(
-        a == b and abs(x - y) < 1e-9 for (a, x), (b, y) in zip(got, expected, strict=True))
-
-
 def table(variants: list[Variant]) -> list[str]:
     base = variants[0]
 
@@ -156,10 +148,7 @@ def table(variants: list[Variant]) -> list[str]:
             f"{best(v, 'adapter_big') - best(v, 'own_big'):+.3f}",
             cell(v, over, 1e6, 1),
         ])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                      for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
-            for r in rows]
+    return align(rows)
 
 
 def main() -> None:
@@ -171,8 +160,7 @@ def main() -> None:
     lines = [f"machine: {load_average()} (at the start)"]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        export = root / "export.json"
-        export.write_text(json.dumps(annotated_tasks(TRAIN), ensure_ascii=False))
+        export = write_export(root, TRAIN)
         variants = []
         for gen in GENERATIONS:
             print(f"training {gen} ...", file=sys.stderr, flush=True)
@@ -194,7 +182,7 @@ def main() -> None:
                         for p in reference(tasks[:200])]
             for v in variants:
                 assert v.server is not None
-                ok = same_predictions(v, body200, expected)
+                ok = same_predictions(v.server, body200, expected)
                 api = v.server.request("GET", "/health")[1].get("api")
                 lines.append(f"{v.name}: served as {api}; same labels and scores as native on "
                              f"200 tasks: {'yes' if ok else 'NO'}")

@@ -61,6 +61,13 @@ def annotated_tasks(n: int, seed: int = 5) -> list[dict[str, Any]]:
     return as_tasks(sentiment_corpus(seed)[:n])
 
 
+def write_export(root: Path, n: int) -> Path:
+    """``root/export.json``: ``n`` annotated tasks, as Label Studio exports them."""
+    export = root / "export.json"
+    export.write_text(json.dumps(annotated_tasks(n), ensure_ascii=False))
+    return export
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -283,3 +290,20 @@ def spawn_context() -> Any:
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{os.cpu_count()} cores, load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def same_predictions(server: Server, body: bytes, expected: list[tuple[str, float]]) -> bool:
+    """Whether ``server`` answers ``body`` with the ``expected`` (label, score) pairs."""
+    status, answer = server.request("POST", "/predict", body)
+    got = [(p["result"][0]["value"]["choices"][0], float(p["score"]))
+           for p in answer["results"]]
+    return status == 200 and len(got) == len(expected) and all(
+        a == b and abs(x - y) < 1e-9 for (a, x), (b, y) in zip(got, expected, strict=True))
+
+
+def align(rows: list[list[str]]) -> list[str]:
+    """Table lines: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                      for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+            for r in rows]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Backend, annotated_tasks, load, load_average, predict_body, trained_backend
+from harness import Backend, load, load_average, predict_body, trained_backend, write_export
 
 
 def main() -> None:
@@ -31,10 +31,7 @@ def main() -> None:
     print(f"machine: {load_average()}")
     with tempfile.TemporaryDirectory(prefix="labelloop-metrics-bench-") as tmp:
         root = Path(tmp)
-        export = root / "export.json"
-        import json
-
-        export.write_text(json.dumps(annotated_tasks(1000), ensure_ascii=False))
+        export = write_export(root, 1000)
         backend_dir, model_dir, _ = trained_backend(root, "backend", None, export)
         servers = {"on": Backend(backend_dir, model_dir),
                    "off": Backend(backend_dir, model_dir, env={"LABELLOOP_METRICS": "false"})}

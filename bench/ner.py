@@ -25,7 +25,6 @@ import argparse
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Backend  # the benchmarks' server harness
+from harness import PROJECT, Backend, labelloop, load_average
 from labelloop.examples import ner_tagger, peoples_daily
 from labelloop.examples.ner_tagger import NerTagger
 from labelloop.sdk import parse_label_config
@@ -152,10 +151,8 @@ def served_predict_s(train_output: dict[str, Any], test: list[Sentence]) -> floa
     """
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        subprocess.run([sys.executable, "-m", "labelloop.cli.main", "init",
-                        str(root / "backend"), "--script", str(EXAMPLES / "ner_tagger.py")],
-                       check=True, capture_output=True)
-        project = "1.1795555096"
+        labelloop("init", str(root / "backend"), "--script", str(EXAMPLES / "ner_tagger.py"))
+        project = PROJECT
         install_version(root / "models", project.split(".")[0], train_output)
         backend = Backend(root / "backend", root / "models")
         try:
@@ -299,8 +296,7 @@ def main() -> None:
     parser.add_argument("--server", action="store_true", help="also time /predict via HTTP")
     parser.add_argument("--english", action="store_true", help="only the English check")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
-          " (a busy machine stretches the wall-clock times)")
+    print(f"{load_average()} (a busy machine stretches the wall-clock times)")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         if not args.english:

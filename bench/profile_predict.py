@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -49,12 +48,12 @@ from harness import (
     PROJECT,
     Backend,
     Server,
-    annotated_tasks,
     corpus_texts,
     free_port,
     load,
     predict_body,
     trained_backend,
+    write_export,
 )
 from labelloop.backend.memory import release_memory
 from labelloop.backend.service import Backend as Service
@@ -224,8 +223,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        export = root / "export.json"
-        export.write_text(json.dumps(annotated_tasks(args.train), ensure_ascii=False))
+        export = write_export(root, args.train)
         script = args.script.resolve() if args.script else None
         backend_dir, model_dir, train_output = trained_backend(root, "backend", script, export)
         settings = Settings.from_env({}, backend_dir=backend_dir, model_dir=model_dir)

@@ -63,6 +63,7 @@ from harness import (
     Backend,
     MiB,
     Server,
+    align,
     annotated_tasks,
     best_time,
     corpus_texts,
@@ -73,8 +74,10 @@ from harness import (
     peak_rss,
     percentile,
     predict_body,
+    same_predictions,
     timed_calls,
     trained_backend,
+    write_export,
 )
 from labelloop.examples.simple_text_classifier import SimpleTextClassifier
 
@@ -115,8 +118,7 @@ class Setup:
 
 
 def prepare(root: Path, sizes: list[int]) -> Setup:
-    export = root / "export.json"
-    export.write_text(json.dumps(annotated_tasks(TRAIN), ensure_ascii=False))
+    export = write_export(root, TRAIN)
     founding = trained_backend(root, "founding", None, export)
     word = trained_backend(root, "word", MODELS / "word_native.py", export)
     bodies = {n: predict_body(corpus_texts(n)) for n in [1, 200, *sizes]}
@@ -186,14 +188,6 @@ def rounds(subjects: list[Subject], setup: Setup, sizes: list[int], count: int,
                 measure_server(s, s.server, setup.bodies, sizes, seconds)
             else:
                 measure_in_process(s, sizes, seconds)
-
-
-def same_predictions(server: Server, body: bytes, expected: list[tuple[str, float]]) -> bool:
-    status, answer = server.request("POST", "/predict", body)
-    got = [(p["result"][0]["value"]["choices"][0], float(p["score"]))
-           for p in answer["results"]]
-    return status == 200 and len(got) == len(expected) and all(
-        a == b and abs(x - y) < 1e-9 for (a, x), (b, y) in zip(got, expected, strict=True))
 
 
 # -- the peer table ---------------------------------------------------------------------
@@ -277,10 +271,7 @@ def peer_table(subjects: list[Subject], sizes: list[int]) -> list[str]:
                      f"{median(g['rps8']):.0f}" if g["rps8"] else "-",
                      *[f"{min(g[f'batch_{n}']):.3f} ({min(g[f'cpu_{n}']):.3f})" for n in sizes],
                      rss])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                      for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
-            for r in rows]
+    return align(rows)
 
 
 def derived(lab: Subject, model: Subject, peer_row: Subject | None, found_model: Subject,

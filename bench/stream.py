@@ -27,11 +27,12 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import CONFIG, labelloop
 from labelloop.cli.studio import free_port, wait_healthy
 from labelloop.examples.corpus import sentiment_corpus
 
-CONFIG = ('<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
-          '<Choice value="积极"/><Choice value="消极"/></Choices></View>')
 PROJECT = 1
 
 
@@ -82,8 +83,7 @@ def disk_usage(folder: Path) -> int:
 
 def run(annotations: int, rate: float, mode: str, root: Path) -> dict[str, Any]:
     backend, model_dir = root / "backend", root / "models"
-    subprocess.run([sys.executable, "-m", "labelloop.cli.main", "init", str(backend)],
-                   check=True, stdout=subprocess.DEVNULL)
+    labelloop("init", str(backend))
     port = free_port()
     cmd = [sys.executable, "-m", "labelloop.cli.main", "start", str(backend), "--port",
            str(port), "--host", "127.0.0.1", "--model-dir", str(model_dir)]
