@@ -22,7 +22,7 @@ import pytest
 from labelloop.cli.studio import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+DATA = Path(__file__).parent / "data"
 MODELS = Path(__file__).parent / "models"
 EXAMPLE = ROOT / "src" / "labelloop" / "examples" / "simple_text_classifier.py"
 
@@ -74,8 +74,8 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0, interval: float 
 
 
 def ls_requests() -> list[dict[str, Any]]:
-    """The real request bodies Label Studio 1.23.2 sent (../shared/LS-REQUESTS.jsonl)."""
-    path = SHARED / "LS-REQUESTS.jsonl"
+    """The real request bodies Label Studio 1.23.2 sent (recorded in tests/data)."""
+    path = DATA / "ls-requests.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
