@@ -30,6 +30,7 @@ test-fast: venv chromium
 
 lint: venv
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports  # the layers, and which modules may import redis or the web framework
 
 typecheck: venv
 	$(VENV)/bin/mypy

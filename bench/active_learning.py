@@ -51,7 +51,7 @@ from accuracy import CONFIG, HELD_OUT, Pairs, accuracy, split
 from labelloop.examples.corpus import as_tasks, sentiment_corpus
 from labelloop.examples.simple_text_classifier import SimpleTextClassifier
 from labelloop.settings import Settings
-from labelloop.training.evaluation import predict_all
+from labelloop.training.holdout import predict_all
 from labelloop.training.rescoring import _ClusterSource
 from labelloop.training.uncertainty import confidence, interleave
 

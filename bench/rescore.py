@@ -33,13 +33,14 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import CONFIG, Backend, annotated_tasks, corpus_texts, labelloop, ls_task
-from labelloop.cli.studio import DEFAULT_LS_VENV, LabelStudio, StudioClient, free_port
+from labelloop.cli.studio import DEFAULT_LS_VENV, LabelStudio, free_port
+from labelloop.sdk.label_studio import LabelStudioClient
 
 FAST_IMPORT = {"fflag_fix_back_4620_memory_efficient_predictions_import_08012025_short": "true"}
 IMPORT_BATCH = 10_000
 
 
-def prepare(ls: StudioClient, unlabeled: int) -> int:
+def prepare(ls: LabelStudioClient, unlabeled: int) -> int:
     project = ls.create_project(f"rescore {unlabeled}", CONFIG)
     texts = corpus_texts(min(unlabeled, 10_000), seed=9)
     for start in range(0, unlabeled, IMPORT_BATCH):

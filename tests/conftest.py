@@ -1,37 +1,17 @@
-"""Shared fixtures: real backend folders and real servers on free loopback ports."""
+"""Fixtures: real backend folders and real servers on free loopback ports. What the tests
+share besides fixtures lives in the ``support`` package."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psutil
 import pytest
 
-from labelloop.cli.studio import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).parent / "data"
-MODELS = Path(__file__).parent / "models"
-EXAMPLE = ROOT / "src" / "labelloop" / "examples" / "simple_text_classifier.py"
-
-TEXT_CONFIG = ('<View><Text name="text" value="$text"/>'
-               '<Choices name="sentiment" toName="text"><Choice value="积极"/>'
-               '<Choice value="消极"/><Choice value="中性"/></Choices></View>')
-# The sentiment corpus's two labels: what the e2e projects annotate.
-TWO_LABEL_CONFIG = ('<View><Text name="text" value="$text"/><Choices name="sentiment" '
-                    'toName="text"><Choice value="积极"/><Choice value="消极"/></Choices></View>')
+from support.data import EXAMPLE, MODELS, ROOT
+from support.servers import LSML_VENV, Deployment, RedisServer, Server, make_backend
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -41,105 +21,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 if hasattr(r, "duration") and "/e2e/" in getattr(r, "nodeid", ""))
     if total:
         terminalreporter.write_line(f"e2e suite wall time: {total:.1f} s")
-
-
-def local_runners(model_dir: Path) -> list[psutil.Process]:
-    """The local-mode runner processes training projects under ``model_dir``.
-
-    Each forked fit child has its runner's command line too (and, once pids wrap, may come
-    first): a runner is one whose parent is not a runner.
-    """
-    found = {}
-    for proc in psutil.process_iter(["cmdline", "ppid"]):
-        with contextlib.suppress(psutil.Error):
-            if "labelloop.training.local_runner" in (proc.info["cmdline"] or []) and str(
-                    model_dir) in proc.environ().get("LABELLOOP_SETTINGS_JSON", ""):
-                found[proc.pid] = proc
-    return [p for p in found.values() if p.info["ppid"] not in found]
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (httpx.HTTPError, OSError, ValueError) as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
-
-
-def ls_requests() -> list[dict[str, Any]]:
-    """The real request bodies Label Studio 1.23.2 sent (recorded in tests/data)."""
-    path = DATA / "ls-requests.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def make_backend(folder: Path, script: Path) -> Path:
-    result = subprocess.run([sys.executable, "-m", "labelloop.cli.main", "init", str(folder),
-                             "--script", str(script)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return folder
-
-
-# Tests train on every event at once unless they test the cadence itself, and do not
-# re-score Label Studio's tasks (most have none to reach) unless they test active learning.
-FAST_CADENCE = {"LABELLOOP_TRAIN_MIN_INTERVAL": "0", "LABELLOOP_TRAIN_INTERVAL_FACTOR": "0",
-                "LABELLOOP_RESCORE": "false"}
-
-
-def file_size_limit(limit: int | None) -> Callable[[], None] | None:
-    """Cap the size of files a process may write: a full disk, as seen by write()."""
-    if limit is None:
-        return None
-
-    def apply() -> None:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return apply
-
-
-class Server:
-    """``labelloop start`` in a subprocess, reached over real HTTP."""
-
-    def __init__(self, backend_dir: Path, model_dir: Path, env: dict[str, str] | None = None,
-                 args: list[str] | None = None, max_file_bytes: int | None = None,
-                 python: str = sys.executable) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.model_dir = model_dir
-        self.log = model_dir.parent / f"server-{self.port}.log"
-        cmd = [python, "-m", "labelloop.cli.main", "start", str(backend_dir),
-               "--host", "127.0.0.1", "--port", str(self.port), "--model-dir", str(model_dir),
-               *(args or [])]
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, **FAST_CADENCE, **(env or {})},
-                                         start_new_session=True,
-                                         preexec_fn=file_size_limit(max_file_bytes))
-        self.client = httpx.Client(base_url=self.url, timeout=60)
-        wait_until(self._up, timeout=30)
-
-    def _up(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"server exited: {self.log.read_text()[-2000:]}")
-        return self.client.get("/health").status_code in (200, 401)
-
-    def stop(self) -> None:
-        self.client.close()
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
 
 
 @pytest.fixture
@@ -166,53 +47,12 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         s.stop()
 
 
-def annotation_event(ann_id: int, task_id: int, text: str, label: str, project: int = 1,
-                     config: str = TEXT_CONFIG, action: str = "ANNOTATION_CREATED",
-                     from_name: str = "sentiment") -> dict[str, Any]:
-    """An ANNOTATION_CREATED body shaped like the recorded one."""
-    return {
-        "action": action,
-        "annotation": {"id": ann_id, "task": task_id, "project": project, "was_cancelled": False,
-                       "ground_truth": False, "completed_by": 1,
-                       "result": [{"from_name": from_name, "to_name": "text", "type": "choices",
-                                   "value": {"choices": [label]}}]},
-        "task": {"id": task_id, "data": {"text": text}, "meta": {}, "project": project},
-        "project": {"id": project, "label_config": config, "title": "t"},
-    }
-
-
-def copy_tree(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst)
-
-
-class RedisServer:
-    """A real redis-server on a free port, with an append-only file so it can restart."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        exe = shutil.which("redis-server")
-        assert exe, "redis-server is not installed (make redis-server)"
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--appendonly", "yes", "--save", "", "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(self._up, timeout=10)
-
-    def _up(self) -> bool:
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+@pytest.fixture
+def control(tmp_path: Path) -> Path:
+    """A folder of files that steer the echo test model (``ECHO_CONTROL``)."""
+    folder = tmp_path / "control"
+    folder.mkdir()
+    return folder
 
 
 @pytest.fixture
@@ -220,65 +60,6 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis")
     yield server
     server.stop()
-
-
-class Deployment:
-    """A backend as users run it: local mode, or Redis mode with `labelloop worker`s."""
-
-    def __init__(self, mode: str, tmp_path: Path, redis: RedisServer | None) -> None:
-        self.mode, self.tmp_path, self.redis = mode, tmp_path, redis
-        self.model_dir = tmp_path / "models"
-        self.servers: list[Server] = []
-        self.workers: list[subprocess.Popen[bytes]] = []
-
-    def start(self, backend_dir: Path, env: dict[str, str] | None = None,
-              args: list[str] | None = None, workers: int = 1) -> Server:
-        extra = ["--redis-url", self.redis.url] if self.redis else []
-        server = Server(backend_dir, self.model_dir, env=env, args=[*extra, *(args or [])])
-        self.servers.append(server)
-        if self.redis and not self.workers:
-            for _ in range(workers):
-                self.start_worker(backend_dir, env)
-        return server
-
-    def start_worker(self, backend_dir: Path,
-                     env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        assert self.redis
-        log = (self.tmp_path / f"worker-{len(self.workers)}.log").open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "labelloop.cli.main", "worker", str(backend_dir),
-             "--redis-url", self.redis.url, "--model-dir", str(self.model_dir)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "LABELLOOP_JOB_LOCK_TTL": "3", **FAST_CADENCE, **(env or {})})
-        self.workers.append(proc)
-        return proc
-
-    def cli(self, backend_dir: Path, *args: str,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        """``labelloop COMMAND BACKEND ARGS...`` on this deployment's versions."""
-        extra = ["--model-dir", str(self.model_dir)]
-        if self.redis:
-            extra += ["--redis-url", self.redis.url]
-        return subprocess.run([sys.executable, "-m", "labelloop.cli.main", args[0],
-                               str(backend_dir), *args[1:], *extra], capture_output=True,
-                              text=True, timeout=60, env={**os.environ, **(env or {})})
-
-    def annotation_ids(self, project: str) -> set[str]:
-        """The annotation ids in the project's training set, wherever this mode keeps it."""
-        if self.redis is None:
-            return {p.stem for p in (self.model_dir / project / ".annotations").glob("*.json")}
-        import redis
-
-        client = redis.Redis.from_url(self.redis.url)
-        return {k.decode() for k in client.hkeys(f"labelloop:annotations:{project}")}
-
-    def stop(self) -> None:
-        for s in self.servers:
-            s.stop()
-        for w in self.workers:
-            if w.poll() is None:
-                os.killpg(w.pid, signal.SIGKILL)
-                w.wait()
 
 
 @pytest.fixture(params=["local", "redis"])
@@ -296,10 +77,6 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
 collect_ignore = ["compat_scripts"]
 
 
-LSML_VENV = Path(os.environ.get("LABELLOOP_LSML_VENV")
-                 or Path.home() / ".cache" / "labelloop" / "lsml-venv-1.0.9")
-
-
 @pytest.fixture(scope="session")
 def lsml_python() -> str:
     """Python of a virtualenv with the real label-studio-ml 1.0.9 and this labelloop
@@ -307,8 +84,3 @@ def lsml_python() -> str:
     # make decides: nothing to do when the venv is newer than pyproject.toml.
     subprocess.run(["make", "-s", "lsml-venv", f"LSML_VENV={LSML_VENV}"], cwd=ROOT, check=True)
     return str(LSML_VENV / "bin" / "python")
-
-
-# The venv's editable labelloop points at whichever checkout made it (it outlives a CI
-# clone); this checkout's sources go first on the path, so they are the ones tested.
-THIS_CHECKOUT = {"PYTHONPATH": str(ROOT / "src")}

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import httpx
 
-from conftest import TEXT_CONFIG, Server, annotation_event, ls_requests, wait_until
+from support.data import TEXT_CONFIG, annotation_event, ls_requests
+from support.servers import Server
+from support.waiting import wait_until
 
 ARGS = ["--basic-auth-user", "ls", "--basic-auth-pass", "secret"]
 

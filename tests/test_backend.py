@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODELS, make_backend
 from labelloop.backend.service import Backend
 from labelloop.settings import Settings
+from support.data import MODELS
+from support.servers import make_backend
 
 NER = ('<View><Labels name="label" toName="text"><Label value="PER"/></Labels>'
        '<Text name="text" value="$text"/></View>')

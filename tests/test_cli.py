@@ -9,7 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from conftest import EXAMPLE, MODELS, TEXT_CONFIG, free_port, wait_until
+from labelloop.cli.studio import free_port
+from support.data import EXAMPLE, MODELS, TEXT_CONFIG
+from support.waiting import wait_until
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

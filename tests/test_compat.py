@@ -14,16 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import (
-    TEXT_CONFIG,
-    THIS_CHECKOUT,
-    Deployment,
-    Server,
-    annotation_event,
-    free_port,
-    make_backend,
-    wait_until,
-)
+from labelloop.cli.studio import free_port
+from support.data import TEXT_CONFIG, annotation_event
+from support.servers import THIS_CHECKOUT, Deployment, Server, make_backend
+from support.waiting import settled, wait_until
 
 SCRIPTS = Path(__file__).parent / "compat_scripts"
 GENERATIONS = {
@@ -69,12 +63,8 @@ def annotate(server: Server, labels: dict[str, str], first_id: int = 1) -> None:
 def new_version(server: Server, old: str) -> str:
     """The version served once training has settled on a version other than ``old`` (a
     burst may train more than one: the last one has seen every annotation)."""
-    def settled() -> str | None:
-        answer = server.client.get("/is_training", params={"project": "1"}).json()
-        version = served(server)
-        return version if not answer["is_training"] and version != old else None
-
-    return str(wait_until(settled, timeout=60))
+    settled(server, check=lambda _: served(server) != old)
+    return served(server)
 
 
 @pytest.mark.parametrize("generation", ["gen1", "gen2", "gen3"])

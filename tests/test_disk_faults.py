@@ -7,8 +7,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Server, annotation_event, wait_until
-from test_http import predict, setup
+from support.calls import predict, setup
+from support.data import annotation_event
+from support.servers import Server
+from support.waiting import wait_until
 
 LIMIT = 32 * 1024
 START = {"action": "START_TRAINING", "project": {"id": 1}}

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Server
+from support.servers import Server
 
 
 def test_schemathesis_finds_nothing(echo_backend: Path, tmp_path: Path,

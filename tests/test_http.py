@@ -5,25 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from conftest import TEXT_CONFIG, Deployment, Server, annotation_event, ls_requests, wait_until
+from support.calls import UID, predict, setup
+from support.data import TEXT_CONFIG, annotation_event, ls_requests
+from support.servers import Deployment, Server
+from support.waiting import settled, wait_until
 
-UID = "1.1795555597"
 POSITIVE = ["这本书写得真好，非常喜欢", "质量很好，推荐购买", "服务周到，很满意", "好看，值得一读",
             "物流快，包装好，喜欢"]
 NEGATIVE = ["太差了，完全不推荐", "质量很差，失望", "服务态度恶劣，差评", "难看，浪费钱",
             "物流慢，包装破损，差"]
-
-
-def setup(server: Server, project: str = UID, config: str = TEXT_CONFIG) -> str:
-    resp = server.client.post("/setup", json={"project": project, "schema": config,
-                                              "hostname": "http://127.0.0.1:9", "access_token": "t",
-                                              "extra_params": None})
-    assert resp.status_code == 200, resp.text
-    return str(resp.json()["model_version"])
 
 
 def annotate_all(server: Server, start_id: int = 1) -> int:
@@ -35,23 +28,6 @@ def annotate_all(server: Server, start_id: int = 1) -> int:
             assert r.status_code == 200 and r.json()["training"] is True, r.text
             ann_id += 1
     return ann_id
-
-
-def settled(server: Server, project: str = "1") -> str:
-    """Wait until no job runs or is queued; returns the version then served."""
-    wait_until(lambda: not server.client.get("/is_training", params={"project": project}).json()[
-        "is_training"], timeout=60)
-    return setup(server, f"{project}.1795555597")
-
-
-def predict(server: Server, texts: list[str], project: str = UID) -> dict[str, Any]:
-    tasks = [{"id": i, "data": {"text": t}} for i, t in enumerate(texts)]
-    resp = server.client.post("/predict", json={"tasks": tasks, "project": project,
-                                                "label_config": TEXT_CONFIG,
-                                                "params": {"login": None, "password": None,
-                                                           "context": None}})
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
 
 
 def test_replay_every_recorded_request(echo_backend: Path,
@@ -94,7 +70,8 @@ def test_webhook_training_makes_founding_layout_and_switches_version(
     untrained = setup(server)
     next_id = annotate_all(server)
     wait_until(lambda: setup(server) != untrained, timeout=60)
-    v1 = settled(server)  # the burst may have made a follow-up version too
+    settled(server)  # the burst may have made a follow-up version too
+    v1 = setup(server)
     version = v1.rsplit("-", 1)[1]
     folder = tmp_path / "models" / "1" / version
     assert sorted(p.name for p in folder.iterdir()) == [
@@ -116,7 +93,8 @@ def test_webhook_training_makes_founding_layout_and_switches_version(
     # More annotations: a second version, seen by /setup and /predict of the same server.
     server.client.post("/webhook", json=annotation_event(next_id, next_id, "一般般吧", "中性"))
     wait_until(lambda: setup(server) != v1, timeout=60)
-    v2 = settled(server)
+    settled(server)
+    v2 = setup(server)
     assert predict(server, ["好"])["results"][0]["model_version"] == v2
     listed = server.client.get("/versions").json()["versions"]
     assert listed[:2] == [v2, v1]
@@ -138,11 +116,7 @@ def test_burst_coalesces_into_few_jobs(echo_backend: Path, deployment: Deploymen
         assert r.status_code == 200
     project_dir = tmp_path / "models" / "1"
 
-    def settled() -> bool:
-        state = server.client.get("/is_training", params={"project": "1"}).json()
-        return not state["is_training"] and state["latest"] is not None
-
-    wait_until(settled, timeout=60)
+    settled(server)
     versions = [p for p in project_dir.iterdir() if p.name.isdigit()]
     assert 1 <= len(versions) <= 3  # one job running, at most one follow-up per burst
     newest = max(versions, key=lambda p: int(p.name))

@@ -1,24 +1,27 @@
-"""Bad input gets a 4xx JSON error naming the field; the server keeps serving."""
+"""Bad input gets a 4xx JSON error naming the field; the server keeps serving. Pure
+request and response behaviour: the app runs in-process."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import TEXT_CONFIG, Server, wait_until
+from support.data import TEXT_CONFIG
+from support.inprocess import InProcess
 
 
 @pytest.fixture
-def echo_server(echo_backend: Path, start_server: Callable[..., Server],
-                tmp_path: Path) -> Iterator[Server]:
-    control = tmp_path / "control"
-    control.mkdir()
-    server = start_server(echo_backend, env={"ECHO_CONTROL": str(control)})
+def echo_server(echo_backend: Path, tmp_path: Path, control: Path,
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcess]:
+    monkeypatch.setenv("ECHO_CONTROL", str(control))
+    server = InProcess(echo_backend, tmp_path / "models")
     server.control = control  # type: ignore[attr-defined]
     yield server
+    server.close()
 
 
 def body(tasks: Any = None, **kw: Any) -> dict[str, Any]:
@@ -51,7 +54,7 @@ def body(tasks: Any = None, **kw: Any) -> dict[str, Any]:
     ("/webhook", {"action": "ANNOTATIONS_DELETED", "project": {"id": 1}}, 422, "annotations"),
     ("/train", {"project": "1"}, 422, "annotations"),
 ])
-def test_bad_requests_name_the_field(echo_server: Server, path: str, payload: Any,
+def test_bad_requests_name_the_field(echo_server: InProcess, path: str, payload: Any,
                                      status: int, field: str) -> None:
     if isinstance(payload, bytes):
         resp = echo_server.client.post(path, content=payload,
@@ -64,7 +67,7 @@ def test_bad_requests_name_the_field(echo_server: Server, path: str, payload: An
     assert echo_server.client.get("/health").status_code == 200
 
 
-def test_missing_query_parameters_and_unknown_job(echo_server: Server) -> None:
+def test_missing_query_parameters_and_unknown_job(echo_server: InProcess) -> None:
     resp = echo_server.client.get("/is_training")
     assert resp.status_code == 422 and resp.json()["field"] == "project"
     resp = echo_server.client.get("/job_status", params={"job_id": "0" * 32})
@@ -75,7 +78,8 @@ def test_missing_query_parameters_and_unknown_job(echo_server: Server) -> None:
     assert resp.status_code == 422 and resp.json()["field"] == "project"
 
 
-def test_nothing_is_written_for_a_hostile_project_id(echo_server: Server, tmp_path: Path) -> None:
+def test_nothing_is_written_for_a_hostile_project_id(echo_server: InProcess,
+                                                     tmp_path: Path) -> None:
     before = sorted(p.name for p in tmp_path.rglob("*"))
     echo_server.client.post("/setup", json={"project": "../escape", "schema": TEXT_CONFIG})
     echo_server.client.post("/webhook", json={"action": "START_TRAINING",
@@ -88,28 +92,29 @@ def test_nothing_is_written_for_a_hostile_project_id(echo_server: Server, tmp_pa
     ("short", "one prediction per task: got 0 for 1 tasks"),
     ("junk", "must be a dict with a 'result' list"),
 ])
-def test_a_broken_model_gives_a_clear_500(echo_server: Server, mode: str, needle: str) -> None:
+def test_a_broken_model_gives_a_clear_500(echo_server: InProcess, mode: str, needle: str,
+                                          caplog: pytest.LogCaptureFixture) -> None:
     (echo_server.control / "predict").write_text(mode)  # type: ignore[attr-defined]
-    resp = echo_server.client.post("/predict", json=body())
+    with caplog.at_level(logging.ERROR, logger="labelloop"):
+        resp = echo_server.client.post("/predict", json=body())
     assert resp.status_code == 500
     assert resp.json()["error"] == "model_error" and needle in resp.json()["message"]
     assert "Traceback" not in resp.text
     if mode == "raise":  # the traceback goes to the server log, never to the client
-        log = wait_until(lambda: "Traceback" in echo_server.log.read_text()
-                         and echo_server.log.read_text())
-        assert "RuntimeError: the model exploded" in log
+        logged = [r for r in caplog.records if r.exc_info]
+        assert logged and "the model exploded" in str(logged[0].exc_info[1])  # type: ignore[index]
     (echo_server.control / "predict").unlink()  # type: ignore[attr-defined]
     assert echo_server.client.post("/predict", json=body()).status_code == 200
 
 
-def test_body_limit(echo_backend: Path, start_server: Callable[..., Server]) -> None:
-    server = start_server(echo_backend, env={"LABELLOOP_MAX_BODY_BYTES": "2000"})
+def test_body_limit(echo_backend: Path, tmp_path: Path) -> None:
+    server = InProcess(echo_backend, tmp_path / "models", max_body_bytes=2000)
     resp = server.client.post("/predict", json=body(tasks=[{"data": {"text": "x" * 3000}}]))
     assert resp.status_code == 413 and resp.json()["error"] == "payload_too_large"
     assert server.client.post("/predict", json=body()).status_code == 200
 
 
-def test_openapi_lists_every_endpoint(echo_server: Server) -> None:
+def test_openapi_lists_every_endpoint(echo_server: InProcess) -> None:
     paths = echo_server.client.get("/openapi.json").json()["paths"]
     for path in ("/", "/health", "/setup", "/predict", "/webhook", "/versions", "/train",
                  "/is_training", "/job_status"):

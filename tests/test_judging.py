@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import Deployment, Server, annotation_event, wait_until
-from test_http import predict, setup
+from support.calls import predict, setup
+from support.data import annotation_event
+from support.servers import Deployment, Server
+from support.waiting import settled, wait_until
 
 POSITIVE_SHARE = 0.8
 
@@ -18,20 +20,6 @@ def annotate(server: Server, first: int, count: int) -> None:
         label = "积极" if (i * 7919) % 100 < POSITIVE_SHARE * 100 else "消极"
         resp = server.client.post("/webhook", json=annotation_event(i, i, f"t{i}", label))
         assert resp.status_code == 200
-
-
-def settled(server: Server, after: str | None = None) -> dict[str, Any]:
-    """The latest job (one other than job ``after``), once no job runs or waits."""
-    def done() -> dict[str, Any] | None:
-        answer = server.client.get("/is_training", params={"project": "1"}).json()
-        latest = answer["latest"]
-        if answer["is_training"] or not latest or latest["state"] not in ("finished", "failed"):
-            return None
-        if latest["job_id"] == after:
-            return None
-        return dict(latest)
-
-    return dict(wait_until(done, timeout=60))
 
 
 def job_result(deployment: Deployment, version: str) -> dict[str, Any]:
@@ -59,7 +47,7 @@ def test_a_version_that_gets_worse_is_rejected_and_the_old_one_serves(
     (control / "fit_worse").write_text("1")  # the next fit learns the minority label
     annotate(server, 151, 5)
     server.client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 1}})
-    second = settled(server, after=first["job_id"])
+    second = settled(server, besides=first["job_id"])
     assert second["outcome"] == "rejected" and second["version"] != v1, second
     v2 = str(second["version"])
     rejected = job_result(deployment, v2)
@@ -108,7 +96,7 @@ def test_promote_always_and_evaluation_off(echo_backend: Path, start_server: Any
     assert first["outcome"] == "promoted"
     (control / "fit_worse").write_text("1")
     server.client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 1}})
-    worse = settled(server, after=first["job_id"])
+    worse = settled(server, besides=first["job_id"])
     assert worse["outcome"] == "promoted"  # "always": judged, and served anyway
     assert setup(server) == f"EchoModel-{worse['version']}"
 

@@ -23,8 +23,10 @@ import httpx
 import psutil
 import pytest
 
-from conftest import TEXT_CONFIG, Deployment, annotation_event, local_runners, wait_until
-from test_http import setup
+from support.calls import setup
+from support.data import TEXT_CONFIG, annotation_event
+from support.servers import Deployment, local_runners
+from support.waiting import wait_until
 
 SECONDS = float(os.environ.get("LABELLOOP_LOAD_SECONDS", "60"))
 CLIENTS = 8

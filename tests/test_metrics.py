@@ -8,7 +8,9 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import TEXT_CONFIG, Deployment, annotation_event, wait_until
+from support.data import TEXT_CONFIG, annotation_event
+from support.servers import Deployment
+from support.waiting import wait_until
 
 PREDICTS = 24
 ANNOTATIONS = 12

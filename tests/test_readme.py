@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import ROOT, TEXT_CONFIG, annotation_event
+from support.data import ROOT, TEXT_CONFIG, annotation_event
 
 
 def readme_model(tmp_path: Path) -> Path:

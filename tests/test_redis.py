@@ -14,8 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Deployment, RedisServer, Server, annotation_event, wait_until
-from test_http import predict, setup
+from labelloop.cli.studio import free_port
+from support.calls import predict, setup
+from support.data import annotation_event
+from support.servers import Deployment, RedisServer, Server
+from support.waiting import wait_until
 
 
 @pytest.fixture
@@ -154,8 +157,6 @@ def test_worker_without_redis_is_a_clear_error(echo_backend: Path) -> None:
 
 def test_unreachable_redis_at_start_still_serves_health(echo_backend: Path,
                                                         start_server: object) -> None:
-    from conftest import free_port
-
     server = start_server(echo_backend, args=[  # type: ignore[operator]
         "--redis-url", f"redis://127.0.0.1:{free_port()}/0"])
     assert server.client.get("/health").json()["redis"] == "unreachable"

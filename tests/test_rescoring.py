@@ -5,21 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import EXAMPLE, Deployment, Server, annotation_event, make_backend, wait_until
 from labelloop.cli.studio import free_port
-from test_http import predict
-
-
-def rescoring(server: Server, project: str = "1") -> dict[str, Any]:
-    """The project's last re-scoring job, once it ended and nothing runs or waits."""
-    def ended() -> dict[str, Any] | None:
-        answer = server.client.get("/is_training", params={"project": project}).json()
-        latest = answer["rescoring"]["latest"]
-        if answer["is_training"] or answer["rescoring"]["queued"] or not latest:
-            return None
-        return dict(latest) if latest["state"] in ("finished", "failed") else None
-
-    return dict(wait_until(ended, timeout=60))
+from support.calls import predict
+from support.data import EXAMPLE, annotation_event
+from support.servers import Deployment, make_backend
+from support.waiting import settled
 
 
 def test_label_studio_down_fails_the_rescoring_and_serving_goes_on(
@@ -34,7 +24,7 @@ def test_label_studio_down_fails_the_rescoring_and_serving_goes_on(
         text = f"{'很好，满意' if i % 2 else '太差了，失望'} {i}"
         assert server.client.post("/webhook", json=annotation_event(i, i, text, label)
                                   ).status_code == 200
-    job = rescoring(server)
+    job = settled(server, kind="rescore")
     assert job["state"] == "failed" and job["outcome"] == "failed", job
     assert f"cannot reach Label Studio at {down}" in job["error"], job["error"]
     served = server.client.get("/is_training", params={"project": "1"}).json()["latest"]

@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import TEXT_CONFIG, Deployment, Server, annotation_event, wait_until
-from test_http import predict, settled, setup
+from support.calls import predict, setup
+from support.data import TEXT_CONFIG, annotation_event
+from support.servers import Deployment, Server
+from support.waiting import settled, wait_until
 
 KEEP = 2
 

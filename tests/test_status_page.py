@@ -20,10 +20,12 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import MODELS, TEXT_CONFIG, Server, annotation_event, make_backend, wait_until
 from labelloop.server.status_page import BUSY_REFRESH_S, render_page, wants_html
 from labelloop.server.status_routes import SECRET_FILE, CsrfTokens, Forbidden
 from labelloop.settings import Settings
+from support.data import MODELS, TEXT_CONFIG, annotation_event
+from support.servers import Server, make_backend
+from support.waiting import wait_until
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 USER, PASSWORD = "ls", "secret"

@@ -113,29 +113,3 @@ def test_job_records(tmp_path: Path) -> None:
         jobs.get(new_job_id())
     with pytest.raises(InvalidField):
         jobs.get("../../etc/passwd")
-
-
-def test_a_claimed_job_not_yet_started_still_counts_as_waiting(tmp_path: Path) -> None:
-    """Between a runner taking the pending job and marking it running, ``/is_training``
-    must not see an idle project (a client waiting for the job would stop waiting)."""
-    from labelloop.settings import Settings
-    from labelloop.store.jobs import JOBS_DIR
-    from labelloop.training.local_queue import LOCK, LocalQueue, claim_pending, try_lock
-
-    jobs = FileJobStore(tmp_path)
-    queue = LocalQueue(Settings(backend_dir=tmp_path, model_dir=tmp_path), jobs)
-    folder = tmp_path / "p" / JOBS_DIR
-    folder.mkdir(parents=True)
-    lock = try_lock(folder / LOCK)  # a runner: the queue spawns none while it is held
-    assert lock is not None
-    try:
-        record = queue.schedule("p", "webhooks")
-        claimed = claim_pending(folder)
-        assert claimed is not None and claimed.job_id == record.job_id
-        assert queue.pending("p") == record
-        jobs.put(record.update(state="running"))
-        assert queue.pending("p") is None
-    finally:
-        lock.close()
-    jobs.put(record.update(state="queued"))
-    assert queue.pending("p") is None  # no runner holds the lock: nothing will start it

@@ -7,51 +7,12 @@ import signal
 from pathlib import Path
 
 import psutil
-import pytest
 
-from conftest import Deployment, Server, annotation_event, local_runners, wait_until
-from test_http import predict, setup
-
-
-def supervisor(deployment: Deployment) -> psutil.Process:
-    """The process that runs training: the local runner, or the RQ worker."""
-    if deployment.workers:
-        return psutil.Process(deployment.workers[0].pid)
-    roots = local_runners(deployment.model_dir)
-    if len(roots) != 1:
-        raise LookupError(f"expected one runner, found {len(roots)}")
-    return roots[0]
-
-
-def fit_process(root: psutil.Process, deployment: Deployment) -> psutil.Process | None:
-    """The process running fit(), once it runs: the supervisor's child in local mode; in
-    Redis mode the child of the RQ work-horse (the worker also runs a scheduler process,
-    at the horse's depth)."""
-    depth = 2 if deployment.workers else 1
-    base = len(root.parents())
-    found = [p for p in root.children(recursive=True) if len(p.parents()) - base == depth]
-    return found[0] if found else None
-
-
-def train_first_version(server: Server) -> str:
-    untrained = setup(server)
-    server.client.post("/webhook", json=annotation_event(1, 1, "好", "积极"))
-    return str(wait_until(lambda: (v := setup(server)) != untrained and v, timeout=30))
-
-
-def start_slow_job(server: Server, control: Path, project_dir: Path, known: set[str]) -> Path:
-    (control / "fit_sleep").write_text("120")
-    server.client.post("/webhook", json=annotation_event(2, 2, "差", "消极"))
-    return Path(wait_until(lambda: next(
-        (p for p in project_dir.iterdir() if p.name.isdigit() and p.name not in known), None),
-        timeout=30))
-
-
-@pytest.fixture
-def control(tmp_path: Path) -> Path:
-    folder = tmp_path / "control"
-    folder.mkdir()
-    return folder
+from support.calls import predict, setup
+from support.data import annotation_event
+from support.jobs import fit_process, start_slow_job, supervisor, train_first_version
+from support.servers import Deployment, Server
+from support.waiting import wait_until
 
 
 def assert_previous_serves(server: Server, v1: str, folder: Path) -> None:

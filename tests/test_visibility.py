@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import TEXT_CONFIG, annotation_event, wait_until
+from support.data import TEXT_CONFIG, annotation_event
+from support.waiting import wait_until
 
 
 def test_json_logs_carry_each_job_start_and_end(echo_backend: Path, start_server: Any,

@@ -57,6 +57,7 @@ _ENV: dict[str, tuple[str, ...]] = {
     "rescore": ("LABELLOOP_RESCORE",),
     "rescore_page_size": ("LABELLOOP_RESCORE_PAGE_SIZE",),
     "metrics": ("LABELLOOP_METRICS",),
+    "shutdown_grace_s": ("LABELLOOP_SHUTDOWN_GRACE",),
 }
 CHOICES = {"promote": ("if_not_worse", "always"), "log_format": ("text", "json")}
 
@@ -111,6 +112,9 @@ class Settings:
     rescore: bool = True  # re-score unlabeled tasks in Label Studio after each promotion
     rescore_page_size: int = 1000
     metrics: bool = True  # /metrics (Prometheus)
+    # SIGTERM: how long a worker's running job may go on before it is killed (an
+    # orchestrator's grace period is often 10 s; raise both together).
+    shutdown_grace_s: float = 8.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:

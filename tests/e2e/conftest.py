@@ -15,10 +15,10 @@ import pytest
 from labelloop.cli.studio import (
     DEFAULT_LS_VENV,
     LabelStudio,
-    StudioClient,
     ensure_ls_venv,
     free_port,
 )
+from labelloop.sdk.label_studio import LabelStudioClient
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,7 +45,7 @@ def studio(ls_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture(scope="session")
-def ls(studio: LabelStudio) -> Iterator[StudioClient]:
+def ls(studio: LabelStudio) -> Iterator[LabelStudioClient]:
     client = studio.client()
     yield client
     client.close()

@@ -7,22 +7,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import (
-    EXAMPLE,
-    TWO_LABEL_CONFIG,
-    Deployment,
-    annotation_event,
-    make_backend,
-    wait_until,
-)
-from labelloop.cli.studio import LabelStudio, StudioClient
+from labelloop.cli.studio import LabelStudio
 from labelloop.examples.corpus import as_tasks, sentiment_corpus
+from labelloop.sdk.label_studio import LabelStudioClient
 from labelloop.settings import Settings
-from labelloop.store.bundle import open_stores
+from labelloop.store.factory import open_stores
 from labelloop.store.jobs import JobRecord, new_job_id
 from labelloop.training.rescoring import rescore_job
-from test_http import predict
-from test_rescoring import rescoring
+from support.calls import predict
+from support.data import EXAMPLE, TWO_LABEL_CONFIG, annotation_event
+from support.servers import Deployment, make_backend
+from support.waiting import settled, wait_until
 
 CONFIG = TWO_LABEL_CONFIG
 UNLABELED, ANNOTATED = 300, 200
@@ -31,29 +26,22 @@ UNLABELED, ANNOTATED = 300, 200
 def rescored(server: Any, project: int, after: float) -> dict[str, Any]:
     """Once nothing runs or waits: the re-scoring job, ended after ``after``, of the
     version that serves."""
-    def done() -> dict[str, Any] | None:
-        answer = server.client.get("/is_training", params={"project": str(project)}).json()
-        latest = answer["rescoring"]["latest"]
-        busy = answer["is_training"] or answer["rescoring"]["queued"]
-        if busy or not latest or latest["state"] not in ("finished", "failed"):
-            return None
+    def of_the_served_version(job: dict[str, Any]) -> bool:
         served = server.client.post("/setup", json={"project": f"{project}.1",
                                                     "schema": CONFIG}).json()["model_version"]
-        if (latest["ended"] or 0) > after and served.endswith(f"-{latest['version']}"):
-            return dict(latest)
-        return None
+        return (job["ended"] or 0) > after and bool(served.endswith(f"-{job['version']}"))
 
-    return dict(wait_until(done, timeout=120, interval=0.5))
+    return settled(server, str(project), "rescore", check=of_the_served_version, timeout=120)
 
 
-def lowest_scored(ls: StudioClient, project: int, model_version: str) -> tuple[float, int]:
+def lowest_scored(ls: LabelStudioClient, project: int, model_version: str) -> tuple[float, int]:
     """(score, task id) of the unlabeled task whose current prediction is least sure."""
     scored = [(p["score"], t["id"]) for t in ls.tasks(project) if not t["annotations"]
               for p in t["predictions"] if p["model_version"] == model_version]
     return min(scored)
 
 
-def test_next_task_follows_the_served_version(ls: StudioClient, tmp_path: Path,
+def test_next_task_follows_the_served_version(ls: LabelStudioClient, tmp_path: Path,
                                               deployment: Deployment) -> None:
     # Every new version serves (the test follows versions, not their judging).
     server = deployment.start(make_backend(tmp_path / "backend", EXAMPLE),
@@ -113,13 +101,13 @@ def test_label_studio_refusing_the_token_fails_the_rescoring(studio: LabelStudio
         event = annotation_event(i, i, f"{'很好' if i % 2 else '很差'} {i}",
                                  "积极" if i % 2 else "消极")
         assert server.client.post("/webhook", json=event).status_code == 200
-    job = rescoring(server)
+    job = settled(server, kind="rescore")
     assert job["state"] == "failed" and "Label Studio answered 401" in job["error"], job
     answer = predict(server, ["很好"])["results"][0]
     assert answer["model_version"].endswith(f"-{job['version']}")  # serving goes on
 
 
-def test_a_due_training_job_cancels_the_rescoring(ls: StudioClient, tmp_path: Path,
+def test_a_due_training_job_cancels_the_rescoring(ls: LabelStudioClient, tmp_path: Path,
                                                   deployment: Deployment) -> None:
     """The job checks between pages; cancelled, it stores nothing. Run in this process, on
     the deployment's own stores, so the test decides when a training job "falls due"."""

@@ -17,8 +17,9 @@ import httpx
 import psutil
 import pytest
 
-from conftest import wait_until
-from labelloop.cli.studio import StudioClient, free_port
+from labelloop.cli.studio import free_port
+from labelloop.sdk.label_studio import LabelStudioClient
+from support.waiting import settled, wait_until
 
 from .conftest import validate_with_label_studio
 
@@ -45,8 +46,9 @@ class Demo:
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
+        with self.proc.stdout:  # closed at the end of the output
+            for line in self.proc.stdout:
+                self.lines.put(line.rstrip("\n"))
 
     def wait_for(self, text: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -59,11 +61,11 @@ class Demo:
             except queue.Empty:
                 continue
 
-    def client(self) -> StudioClient:
+    def client(self) -> LabelStudioClient:
         login = json.loads((self.workdir / "login.json").read_text())
         assert f"login         {login['username']}  /  {login['password']}" in "\n".join(
             self.output)
-        return StudioClient(f"http://127.0.0.1:{self.ls_port}", login["token"])
+        return LabelStudioClient(f"http://127.0.0.1:{self.ls_port}", login["token"])
 
     def stop(self, sig: signal.Signals) -> None:
         self.proc.send_signal(sig)
@@ -109,12 +111,10 @@ def test_demo_starts_trains_restarts_and_stops_cleanly(ls_venv: Path, workdir: P
                                   "type": "choices", "value": {"choices": [label]}}])
     backend = f"http://127.0.0.1:{demo.port}"
 
-    def settled() -> str | None:  # a burst may train more than one version: the last one
-        busy = httpx.get(f"{backend}/is_training", params={"project": project["id"]}).json()
-        version = str(ls.ml(ml["id"])["model_version"])
-        return version if not busy["is_training"] and version != ml["model_version"] else None
-
-    trained = wait_until(settled, timeout=60, interval=0.5)
+    with httpx.Client(base_url=backend) as client:  # a burst may train several: the last
+        settled(client, str(project["id"]),
+                check=lambda _: ls.ml(ml["id"])["model_version"] != ml["model_version"])
+    trained = str(ls.ml(ml["id"])["model_version"])
     ls.close()
     demo.stop(signal.SIGINT)  # Ctrl-C
     wait_until(lambda: not leftovers(workdir), timeout=20)

@@ -10,10 +10,11 @@ from typing import Any
 
 import httpx
 
-from conftest import EXAMPLE, MODELS, Deployment, Server, make_backend, wait_until
-from labelloop.cli.studio import StudioClient
 from labelloop.examples.corpus import as_tasks, sentiment_corpus
 from labelloop.sdk.label_studio import LabelStudioClient
+from support.data import EXAMPLE, MODELS
+from support.servers import Deployment, Server, make_backend
+from support.waiting import wait_until
 
 from .conftest import validate_with_label_studio
 
@@ -28,15 +29,15 @@ def choice(text: str, label: str) -> list[dict[str, Any]]:
              "value": {"choices": [label]}}]
 
 
-def studio_token(ls: StudioClient) -> str:
-    return str(ls.http.headers["Authorization"]).split(" ", 1)[1]
+def studio_token(ls: LabelStudioClient) -> str:
+    return ls.api_key
 
 
-def current_version(ls: StudioClient, ml_id: int) -> str:
+def current_version(ls: LabelStudioClient, ml_id: int) -> str:
     return str(ls.ml(ml_id)["model_version"])
 
 
-def predictions_of(ls: StudioClient, project: int, version: str) -> dict[int, dict[str, Any]]:
+def predictions_of(ls: LabelStudioClient, project: int, version: str) -> dict[int, dict[str, Any]]:
     out = {}
     for task in ls.tasks(project):
         mine = [p for p in task["predictions"] if p["model_version"] == version]
@@ -46,7 +47,7 @@ def predictions_of(ls: StudioClient, project: int, version: str) -> dict[int, di
     return out
 
 
-def test_the_whole_loop(ls: StudioClient, ls_venv: Path, tmp_path: Path,
+def test_the_whole_loop(ls: LabelStudioClient, ls_venv: Path, tmp_path: Path,
                         deployment: Deployment) -> None:
     """Local mode, and Redis mode with one `labelloop worker`."""
     started = time.monotonic()
@@ -58,8 +59,8 @@ def test_the_whole_loop(ls: StudioClient, ls_venv: Path, tmp_path: Path,
     ls.import_annotated(project, as_tasks(pairs[HELD_OUT:HELD_OUT + ANNOTATED]))
 
     # The SDK's client reads the project back with the same kind of token /setup hands us.
-    raw = LabelStudioClient(str(ls.http.base_url), studio_token(ls)).fetch(
-        f"/api/projects/{project}")
+    with LabelStudioClient(ls.url, studio_token(ls)) as sdk_client:
+        raw = sdk_client.fetch(f"/api/projects/{project}")
     assert json.loads(raw)["title"] == f"e2e 情感 ({deployment.mode})"
 
     ml = ls.connect_backend(project, text_server.url)
@@ -122,7 +123,7 @@ def test_the_whole_loop(ls: StudioClient, ls_venv: Path, tmp_path: Path,
 
 
 def test_basic_auth_with_unauthenticated_event_webhooks(
-        ls: StudioClient, tmp_path: Path, start_server: Callable[..., Server]) -> None:
+        ls: LabelStudioClient, tmp_path: Path, start_server: Callable[..., Server]) -> None:
     server = start_server(make_backend(tmp_path / "auth_backend", EXAMPLE),
                           args=["--basic-auth-user", "ls", "--basic-auth-pass", "pw"])
     assert httpx.get(f"{server.url}/health").status_code == 401
@@ -142,7 +143,7 @@ def test_basic_auth_with_unauthenticated_event_webhooks(
 
 
 def test_ner_and_boxes_pass_label_studio_validation(
-        ls: StudioClient, ls_venv: Path, tmp_path: Path,
+        ls: LabelStudioClient, ls_venv: Path, tmp_path: Path,
         start_server: Callable[..., Server]) -> None:
     server = start_server(make_backend(tmp_path / "echo", MODELS / "echo_model.py"))
     configs = {
@@ -162,15 +163,16 @@ def test_ner_and_boxes_pass_label_studio_validation(
 
 
 def test_training_with_a_personal_access_token(
-        ls: StudioClient, tmp_path: Path, start_server: Callable[..., Server]) -> None:
+        ls: LabelStudioClient, tmp_path: Path, start_server: Callable[..., Server]) -> None:
     """LABEL_STUDIO_API_KEY may be a personal access token (a JWT), LS 1.23's default kind."""
     pat = str(ls.call("POST", "/api/token/")["token"])
     assert pat.count(".") == 2, "not a JWT"
     project = ls.create_project("e2e PAT", CONFIG)
     annotated = as_tasks(sentiment_corpus(seed=5)[:60])
     ls.import_annotated(project, annotated)
-    url = str(ls.http.base_url)
-    assert len(LabelStudioClient(url, pat).annotated_tasks(project)) == len(annotated)
+    url = ls.url
+    with LabelStudioClient(url, pat) as by_pat:
+        assert len(by_pat.annotated_tasks(project)) == len(annotated)
 
     # The key configured on the backend wins over the legacy token /setup hands it, so
     # the imported annotations (no webhook ever carried them) can only come through the PAT.

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import TWO_LABEL_CONFIG, Deployment, make_backend, wait_until
-from labelloop.cli.studio import StudioClient
 from labelloop.examples.corpus import as_tasks, sentiment_corpus
+from labelloop.sdk.label_studio import LabelStudioClient
+from support.data import TWO_LABEL_CONFIG
+from support.servers import Deployment, make_backend
+from support.waiting import wait_until
 
 from .conftest import validate_with_label_studio
 
@@ -16,7 +18,7 @@ SCRIPT = Path(__file__).resolve().parent.parent / "compat_scripts" / "gen1_text_
 CONFIG = TWO_LABEL_CONFIG
 
 
-def test_a_label_studio_0_9_script_trains_and_predicts(ls: StudioClient, ls_venv: Path,
+def test_a_label_studio_0_9_script_trains_and_predicts(ls: LabelStudioClient, ls_venv: Path,
                                                        tmp_path: Path,
                                                        deployment: Deployment) -> None:
     server = deployment.start(make_backend(tmp_path / "backend", SCRIPT))

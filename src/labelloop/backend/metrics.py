@@ -25,8 +25,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from labelloop.store.bundle import Stores
+from labelloop.store.jobs import JobKind
 from labelloop.store.stats import DURATION_BUCKETS
-from labelloop.training.queue import TrainingQueue
+from labelloop.training.policy import Scheduler
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -38,11 +39,11 @@ LOAD_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 class Metrics:
     """The counters the request path updates; :meth:`exposition` renders everything."""
 
-    def __init__(self, stores: Stores, queue: TrainingQueue,
+    def __init__(self, stores: Stores, scheduler: Scheduler,
                  name_of: Callable[[str | None], str]) -> None:
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         self.registry = CollectorRegistry()
-        self.store_collector = StoreCollector(stores, queue, name_of)
+        self.store_collector = StoreCollector(stores, scheduler, name_of)
         r = self.registry
         self.requests = Counter("labelloop_requests", "HTTP requests answered",
                                 ["route", "method", "status"], registry=r)
@@ -86,9 +87,9 @@ class Metrics:
 class StoreCollector(Collector):
     """Training metrics, read from the stores at scrape time."""
 
-    def __init__(self, stores: Stores, queue: TrainingQueue,
+    def __init__(self, stores: Stores, scheduler: Scheduler,
                  name_of: Callable[[str | None], str]) -> None:
-        self.stores, self.queue, self.name_of = stores, queue, name_of
+        self.stores, self.scheduler, self.name_of = stores, scheduler, name_of
 
     def collect(self) -> Iterator[Any]:
         jobs = CounterMetricFamily("labelloop_training_jobs", "Finished jobs by outcome",
@@ -122,10 +123,9 @@ class StoreCollector(Collector):
             cumulative += count
             buckets.append(("+Inf" if bound == float("inf") else str(bound), cumulative))
         duration.add_metric([project], buckets, stats.total_seconds)
-        latest = self.stores.jobs.latest(project)
-        # The lock alone is not enough: a local runner lingers, holding it, between jobs.
-        running = bool(latest and latest.state == "running" and self.queue.is_running(project))
-        queued.add_metric([project], int(running) + int(self.queue.pending(project) is not None))
+        running = self.scheduler.running(project, JobKind.TRAIN) is not None
+        waiting = self.scheduler.pending(project) is not None
+        queued.add_metric([project], int(running) + int(waiting))
         version = self.stores.versions.current_version(project)
         served.add_metric([project, self.name_of(version)], 1)
         if version is not None:

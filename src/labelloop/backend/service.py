@@ -9,63 +9,61 @@ from dataclasses import replace
 from typing import Any
 
 from labelloop import __version__
-from labelloop.backend.events import (
+from labelloop.backend.metrics import Metrics
+from labelloop.backend.status import project_status
+from labelloop.backend.version_view import describe
+from labelloop.backend.webhook_events import (
     KNOWN_ACTIONS,
     START_TRAINING,
     TASKS_CREATED,
     is_skipped,
     parse_event,
 )
-from labelloop.backend.metrics import Metrics
-from labelloop.backend.model_cache import ModelCache
-from labelloop.backend.status import project_status
-from labelloop.backend.versions import describe
 from labelloop.compat.adapters import call_with_accepted
 from labelloop.compat.loader import generation_title, load_backend_class
-from labelloop.errors import (
-    InvalidField,
-    InvalidLabelConfig,
-    LabelloopError,
-    ModelError,
-    NotFound,
-    StoreUnavailable,
-)
-from labelloop.sdk.label_config import LabelConfig, parse_label_config
+from labelloop.errors import InvalidField, LabelloopError, ModelError, StoreUnavailable
+from labelloop.sdk.label_config import LabelConfig
 from labelloop.sdk.model import LabelStudioModel
 from labelloop.settings import Settings
-from labelloop.store.bundle import Stores, open_stores
-from labelloop.store.jobs import check_job_id
-from labelloop.store.model_context import model_context, version_name
+from labelloop.store.bundle import Stores
+from labelloop.store.factory import open_stores
+from labelloop.store.jobs import JobKind, JobSource, check_job_id
+from labelloop.store.model_context import version_name
 from labelloop.store.project_ids import project_key
 from labelloop.store.projects import ProjectInfo
 from labelloop.store.retention import PruneResult, RetentionPolicy, prune
-from labelloop.store.versions import PROMOTABLE
-from labelloop.training.queue import TrainingQueue, open_queue
-from labelloop.training.rescoring import label_studio_of
+from labelloop.store.versions import PROMOTABLE, VersionStatus
+from labelloop.training.model_opener import ModelOpener
+from labelloop.training.policy import Scheduler
+from labelloop.training.rescoring import why_not_rescored
+from labelloop.training.scheduling import open_scheduler
 
 log = logging.getLogger("labelloop.backend")
 
 
 class Backend:
-    """One backend: a model class, its stores and its training queue."""
+    """One backend: a model class, its stores and its scheduler."""
 
     def __init__(self, settings: Settings, stores: Stores, model_class: type[LabelStudioModel],
-                 queue: TrainingQueue) -> None:
+                 scheduler: Scheduler) -> None:
         self.settings = settings
         self.stores = stores
         self.model_class = model_class
-        self.queue = queue
-        self.models: ModelCache[LabelStudioModel] = ModelCache(settings.model_cache_size)
-        self._configs: ModelCache[LabelConfig] = ModelCache(32)
-        self.metrics = (Metrics(stores, queue, self.version_name) if settings.metrics
+        self.scheduler = scheduler
+        self.metrics = (Metrics(stores, scheduler, self.version_name) if settings.metrics
                         else None)
+        self.models = ModelOpener(settings, stores, model_class, on_load=self._loaded)
 
     @classmethod
     def open(cls, settings: Settings) -> Backend:
         """Load the model class (import errors surface here, at start-up) and the stores."""
         model_class = load_backend_class(settings.backend_dir, settings.model_class)
         stores = open_stores(settings)
-        return cls(settings, stores, model_class, open_queue(settings, stores.jobs))
+        return cls(settings, stores, model_class, open_scheduler(settings, stores.jobs))
+
+    def _loaded(self, project: str, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.child(self.metrics.model_load, project).observe(seconds)
 
     @property
     def generation(self) -> str:
@@ -90,7 +88,8 @@ class Backend:
         for p in projects:
             infos = self.stores.versions.history(p)
             details[p] = [describe(i, self.version_name(i.version)) for i in infos]
-            names += [self.version_name(i.version) for i in reversed(infos) if i.status == "ok"]
+            names += [self.version_name(i.version) for i in reversed(infos)
+                      if i.status is VersionStatus.OK]
         return {"versions": names, "projects": details}
 
     def rollback(self, project: object, version: str) -> dict[str, Any]:
@@ -113,8 +112,7 @@ class Backend:
     def prune(self, project: object | None = None, dry_run: bool = False) -> list[PruneResult]:
         projects = ([project_key(project)] if project is not None
                     else self.stores.versions.projects())
-        policy = RetentionPolicy(self.settings.keep_versions,
-                                 self.settings.keep_failed_hours * 3600)
+        policy = RetentionPolicy.from_settings(self.settings)
         return [prune(self.stores.versions, self.stores.jobs, p, policy, dry_run)
                 for p in projects]
 
@@ -122,7 +120,8 @@ class Backend:
         """Per project: versions with metrics, the running and queued job, failures."""
         projects = ([project_key(project)] if project is not None
                     else self.stores.versions.projects())
-        return [project_status(self.stores, self.queue, p, self.version_name) for p in projects]
+        return [project_status(self.stores, self.scheduler, p, self.version_name)
+                for p in projects]
 
     def check(self) -> str:
         """Build the model the way /predict would, for each project set up (``--check``);
@@ -131,8 +130,8 @@ class Backend:
         for p in projects:
             info = self.stores.registry.get(p)
             assert info is not None
-            self._model(p, self.stores.versions.current_version(p),
-                        self._config(info.label_config, "label_config"))
+            self.models.open_model(p, self.stores.versions.current_version(p),
+                                   self._config(info.label_config, "label_config"))
         foreign = getattr(self.model_class, "foreign", None)
         if not projects and foreign is not None:
             try:
@@ -163,7 +162,7 @@ class Backend:
         self._config(schema, "schema")
         # Label Studio always sends its address and token; another client (a test, a
         # script) may not: keep what Label Studio said, or training and re-scoring lose it.
-        old = self._project_info(key) if not (hostname and access_token) else None
+        old = self.models.project_info(key) if not (hostname and access_token) else None
         info = ProjectInfo(schema, hostname or (old.hostname if old else None),
                            access_token or (old.access_token if old else None), extra_params,
                            self.settings.active_learning)
@@ -186,7 +185,7 @@ class Backend:
             raise InvalidField("label_config", "is required (the project has not been set up)")
         config = self._config(label_config, "label_config")
         _check_task_data(config, tasks)
-        version, model = self._served_model(key, config)
+        version, model = self.models.served_model(key, config)
         model_version = self.version_name(version)
         if not tasks:
             return {"results": [], "model_version": model_version}
@@ -221,13 +220,13 @@ class Backend:
         if event.action == TASKS_CREATED and self._rescores(event.project):
             # New tasks get a prediction of the served version (Label Studio no longer asks
             # for one when a task opens once the project samples a labelloop version).
-            job = self.queue.schedule(event.project, "webhooks", kind="rescore")
+            job = self.scheduler.schedule(event.project, JobSource.WEBHOOKS, JobKind.RESCORE)
             return {"status": "ok", "action": event.action, "training": False,
                     "rescoring": True, "job": job.job_id}
         if event.action == START_TRAINING:
-            job = self.queue.schedule(event.project, "label_studio")
+            job = self.scheduler.schedule(event.project, JobSource.LABEL_STUDIO)
         elif event.changes_training_set and self.settings.train_on_annotation:
-            job = self.queue.schedule(event.project, "webhooks")
+            job = self.scheduler.schedule(event.project, JobSource.WEBHOOKS)
         else:
             log.debug("webhook %s project=%s: no training", event.action, event.project)
             return {"status": "ok", "action": event.action, "training": False}
@@ -236,9 +235,7 @@ class Backend:
 
     def _rescores(self, project: str) -> bool:
         """Whether the project's unlabeled tasks are re-scored in Label Studio."""
-        return (self.settings.rescore and project.isdigit()
-                and self.stores.versions.current_version(project) is not None
-                and label_studio_of(self.settings, self._project_info(project)) is not None)
+        return why_not_rescored(self.settings, self.stores, project) is None
 
     def train_legacy(self, project: object, annotations: list[dict[str, Any]],
                      label_config: str | None) -> dict[str, Any]:
@@ -250,81 +247,33 @@ class Backend:
             self.stores.registry.save(key, replace(old, label_config=label_config) if old
                                       else ProjectInfo(label_config))
         self.stores.training_set.replace(key, annotations)
-        job = self.queue.schedule(key, "train_request")  # asked for: no cadence wait
+        job = self.scheduler.schedule(key, JobSource.TRAIN_REQUEST)  # asked for: at once
         return {"status": "ok", "job": job.job_id}
 
     def job_status(self, job_id: object) -> dict[str, Any]:
-        return self.stores.jobs.get(check_job_id(job_id)).to_dict()
+        record = self.stores.jobs.get(check_job_id(job_id))
+        return self.scheduler.reconcile(record).to_dict()
 
     def is_training(self, project: object) -> dict[str, Any]:
         """The training job that runs or waits, the last one (with its metrics and
         progress), and the same for re-scoring Label Studio's tasks."""
         key = project_key(project)
-        pending = self.queue.pending(key)
-        lock_held = self.queue.is_running(key)
+        pending = self.scheduler.pending(key)
         answer: dict[str, Any] = {}
-        for kind in ("train", "rescore"):
+        for kind in JobKind:
             latest = self.stores.jobs.latest(key, kind)
-            # The record says a job runs; the lock says its runner is alive (not killed).
-            running = bool(latest and latest.state == "running" and lock_held)
-            queued = pending if pending is not None and pending.kind == kind else None
+            running = latest is not None and self.scheduler.is_alive(latest)
+            queued = pending if pending is not None and pending.kind is kind else None
             answer[kind] = {"running": running, "queued": queued.to_dict() if queued else None,
-                            "latest": latest.to_dict() if latest else None}
-        train = answer["train"]
+                            "latest": self.scheduler.reconcile(latest).to_dict() if latest
+                            else None}
+        train = answer[JobKind.TRAIN]
         return {"is_training": train["running"] or train["queued"] is not None, **train,
-                "rescoring": answer["rescore"]}
+                "rescoring": answer[JobKind.RESCORE]}
 
     # -- helpers ----------------------------------------------------------------------
-    def _config(self, xml: str, field: str) -> LabelConfig:
-        if not isinstance(xml, str):
-            raise InvalidLabelConfig("must be a string", field)
-        return self._configs.get_or_build(xml, lambda: parse_label_config(xml, field))
-
-    def _project_info(self, project: str) -> ProjectInfo | None:
-        try:
-            return self.stores.registry.get(project)
-        except StoreUnavailable:
-            return None  # the store is down: build with defaults rather than fail /predict
-
-    def _served_model(self, project: str,
-                      config: LabelConfig) -> tuple[str | None, LabelStudioModel]:
-        """The current version and its model. Between reading the pointer and loading the
-        folder, a rollback and a prune may remove that version: read the pointer again."""
-        for _ in range(3):
-            version = self.stores.versions.current_version(project)
-            try:
-                return version, self._model(project, version, config)
-            except NotFound:
-                if self.stores.versions.current_version(project) == version:
-                    raise
-        raise StoreUnavailable(f"project {project}: the served version keeps changing")
-
-    def _model(self, project: str, version: str | None,
-               config: LabelConfig) -> LabelStudioModel:
-        # Only a cache miss reads the registry and the version folder: not every request.
-        def build() -> LabelStudioModel:
-            train_output = (self.stores.versions.get(project, version).train_output
-                            if version else None)
-            info = self._project_info(project)
-            name = self.model_class.__name__
-            log.info("loading %s for project %s version %s", name, project,
-                     version or "untrained")
-            ctx = model_context(self.settings, self.stores.state, project, info, name,
-                                version, train_output)
-            params = {**self.settings.model_kwargs, **((info.extra_params or {}) if info else {})}
-            started = time.perf_counter()
-            try:
-                model = self.model_class(config, train_output=train_output, project=ctx, **params)
-            except LabelloopError:
-                raise  # e.g. the model refuses this label config: a clear 4xx
-            except Exception as exc:
-                raise ModelError(f"{name}() failed to load: {type(exc).__name__}: {exc}") from exc
-            if self.metrics is not None:
-                self.metrics.child(self.metrics.model_load, project).observe(
-                    time.perf_counter() - started)
-            return model
-
-        return self.models.get_or_build((project, version, config.fingerprint), build)
+    def _config(self, xml: object, field: str) -> LabelConfig:
+        return self.models.label_config(xml, field)
 
     def _call_predict(self, model: LabelStudioModel, tasks: list[dict[str, Any]],
                       context: dict[str, Any] | None) -> list[Any]:

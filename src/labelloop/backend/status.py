@@ -6,29 +6,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from labelloop.backend.versions import describe
+from labelloop.backend.version_view import describe
 from labelloop.store.bundle import Stores
-from labelloop.store.jobs import JobRecord
-from labelloop.training.queue import TrainingQueue
+from labelloop.store.jobs import JobRecord, JobState, Outcome
+from labelloop.training.policy import Scheduler
 
 FAILURES_SHOWN = 5
 
 
-def project_status(stores: Stores, queue: TrainingQueue, project: str,
+def project_status(stores: Stores, scheduler: Scheduler, project: str,
                    name_of: Callable[[str | None], str]) -> dict[str, Any]:
     history = stores.versions.history(project)
-    records = stores.jobs.records(project)
-    running = next((r for r in reversed(records) if r.state == "running"), None)
-    if running is not None and not queue.is_running(project):
-        running = None  # its runner died; the record says so once it is reconciled
-    failures = [r for r in records if r.state == "failed" or r.outcome == "rejected"]
+    records = [scheduler.reconcile(r) for r in stores.jobs.records(project)]
+    running = scheduler.running(project)
+    failures = [r for r in records
+                if r.state is JobState.FAILED or r.outcome is Outcome.REJECTED]
     current = next((i for i in history if i.current), None)
     return {
         "project": project,
         "model_version": name_of(current.version if current else None),
         "versions": [describe(i, name_of(i.version)) for i in history],
         "running": _job(running),
-        "queued": _job(queue.pending(project)),
+        "queued": _job(scheduler.pending(project)),
         "failures": [_job(r) for r in failures[-FAILURES_SHOWN:]][::-1],
     }
 

@@ -17,11 +17,11 @@ from typing import Any
 from labelloop.cli.scaffold import EXAMPLES, example_script, init_backend
 from labelloop.cli.studio import (
     LabelStudio,
-    StudioClient,
     ensure_ls_venv,
     stop_process_group,
     wait_healthy,
 )
+from labelloop.sdk.label_studio import LabelStudioClient
 
 Echo = Callable[[str], Any]
 
@@ -104,7 +104,7 @@ def start_backend(backend_dir: Path, port: int, host: str) -> subprocess.Popen[b
     return proc
 
 
-def prepare_project(client: StudioClient, backend_url: str,
+def prepare_project(client: LabelStudioClient, backend_url: str,
                     kind: str = "text") -> tuple[int, int]:
     """The demo project (made once) with tasks imported and the backend connected."""
     spec = KINDS[kind]

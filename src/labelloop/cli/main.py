@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +11,7 @@ import click
 import orjson
 
 from labelloop import __version__
-from labelloop.cli.manage import register as register_manage
+from labelloop.cli.manage import COMMANDS as MANAGE_COMMANDS
 from labelloop.cli.options import (
     backend_dir,
     friendly,
@@ -25,7 +22,7 @@ from labelloop.cli.options import (
 )
 from labelloop.cli.scaffold import EXAMPLES
 from labelloop.logs import configure_logging
-from labelloop.settings import SETTINGS_ENV, Settings
+from labelloop.settings import Settings
 
 
 @click.group()
@@ -95,60 +92,9 @@ def start(backend_dir: Path, more_kwargs: tuple[str, ...], with_kwargs: tuple[st
 
         click.echo(f"Check: {Backend.open(settings).check()}")
         return
+    from labelloop.server.serving import serve
+
     serve(settings)
-
-
-def serve(settings: Settings) -> None:
-    import uvicorn
-
-    from labelloop.backend.metrics import MULTIPROC_ENV
-    from labelloop.server.app import create_app
-
-    level = "DEBUG" if settings.debug else settings.log_level.upper()
-    configure_logging(level, settings.log_format)
-    common: dict[str, Any] = {"host": settings.host, "port": settings.port,
-                              "log_level": level.lower(), "access_log": settings.debug,
-                              "log_config": None}  # one log format: ours
-    if settings.workers > 1:
-        # Check the script in a throw-away process: the supervisor stays small.
-        check_script(settings)
-        os.environ[SETTINGS_ENV] = settings.to_json()
-        owned = None
-        if settings.metrics and not os.environ.get(MULTIPROC_ENV):
-            # Each worker writes its counters here; /metrics adds them up.
-            owned = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="labelloop-metrics-")
-        logging.getLogger("labelloop").info("starting %d server processes", settings.workers)
-        try:
-            uvicorn.run("labelloop.server.app:app_from_env", factory=True,
-                        workers=settings.workers, **common)
-        finally:
-            if owned:
-                shutil.rmtree(owned, ignore_errors=True)
-        return
-    app = create_app(settings)  # loads the model script now: errors show before serving
-    backend = app.state.backend
-    mode = f"{backend.stores.mode} mode"
-    if backend.stores.mode == "redis":
-        mode += f" ({settings.redis_url}: " + (
-            "answering)" if backend.stores.ping() else "NOT answering; serving what is loaded)")
-    logging.getLogger("labelloop").info(
-        "serving %s (%s) in %s from %s, versions in %s", backend.model_class.__name__,
-        backend.generation, mode, settings.backend_dir, settings.model_dir)
-    uvicorn.run(app, **common)
-
-
-def check_script(settings: Settings) -> None:
-    """Load the model class in a subprocess; raise its error message if it fails."""
-    import subprocess
-
-    code = ("import sys\nfrom labelloop.errors import LabelloopError\n"
-            "from labelloop.compat.loader import load_backend_class\n"
-            "try:\n    load_backend_class(sys.argv[1], sys.argv[2] or None)\n"
-            "except LabelloopError as e:\n    sys.exit(e.message)\n")
-    result = subprocess.run([sys.executable, "-c", code, str(settings.backend_dir),
-                             settings.model_class or ""], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise click.ClickException(result.stderr.strip().splitlines()[-1])
 
 
 @cli.command()
@@ -183,7 +129,7 @@ config_opt = click.option("--label-config", "config_file",
 
 def offline_options(func: Any) -> Any:
     """The options `train` and `predict` share."""
-    for option in (model_dir_opt, config_opt, project_opt, tasks_opt, backend_dir):
+    for option in (redis_opt, model_dir_opt, config_opt, project_opt, tasks_opt, backend_dir):
         func = option(func)
     return func
 
@@ -192,11 +138,13 @@ def offline_options(func: Any) -> Any:
 @offline_options
 @friendly
 def train(backend_dir: Path, tasks_file: Path, project: str, config_file: Path | None,
-          model_dir: Path | None) -> None:
-    """Train a new version now, from a Label Studio JSON export (with a progress bar)."""
+          model_dir: Path | None, redis_url: str | None) -> None:
+    """Train a new version now, from a Label Studio JSON export (with a progress bar).
+    It waits while a job of the project runs elsewhere, as a runner would."""
     from labelloop.cli.offline import train_offline
 
-    settings = Settings.from_env(backend_dir=backend_dir, model_dir=model_dir)
+    settings = Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
+                                 redis_url=redis_url)
     record = train_offline(settings, project, tasks_file, config_file)
     if record.state != "finished":
         raise click.ClickException(f"training failed: {record.error}")
@@ -214,11 +162,12 @@ def train(backend_dir: Path, tasks_file: Path, project: str, config_file: Path |
 @offline_options
 @friendly
 def predict(backend_dir: Path, tasks_file: Path, project: str, config_file: Path | None,
-            model_dir: Path | None) -> None:
+            model_dir: Path | None, redis_url: str | None) -> None:
     """Print the current version's predictions for TASKS as JSON."""
     from labelloop.cli.offline import predict_offline
 
-    settings = Settings.from_env(backend_dir=backend_dir, model_dir=model_dir)
+    settings = Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
+                                 redis_url=redis_url)
     result = predict_offline(settings, project, tasks_file, config_file)
     sys.stdout.buffer.write(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
 
@@ -245,7 +194,8 @@ def demo(workdir: Path | None, task: str, ls_venv: Path | None, ls_port: int,
     run_demo(folder, venv, ls_port, backend_port, host, click.echo, task)
 
 
-register_manage(cli)
+for _command in MANAGE_COMMANDS:
+    cli.add_command(_command)
 
 if __name__ == "__main__":
     cli()

@@ -70,89 +70,98 @@ def jobs_table(status: dict[str, Any]) -> Table | str:
     return table
 
 
-def register(cli: click.Group) -> None:  # noqa: C901 - one small command each
-    @cli.command()
-    @backend_dir
-    @model_dir_opt
-    @redis_opt
-    @click.option("--project", default=None, help="only this project")
-    @friendly
-    def versions(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
-                 project: str | None) -> None:
-        """List versions with their metrics: '*' marks the one served, 'p' pinned ones."""
-        listing = _backend(backend_dir, model_dir, redis_url).versions(project)["projects"]
-        if not listing:
-            click.echo("no versions yet")
-        console = _console()
-        for name, infos in listing.items():
-            console.print(versions_table(name, infos))
+def version_target(func: Any) -> Any:
+    """The options of a command that acts on one version of one project."""
+    for option in (friendly, version_opt, click.option("--project", required=True),
+                   redis_opt, model_dir_opt, backend_dir):
+        func = option(func)
+    return func
 
-    @cli.command()
-    @backend_dir
-    @model_dir_opt
-    @redis_opt
-    @click.option("--project", default=None, help="only this project")
-    @friendly
-    def status(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
-               project: str | None) -> None:
-        """Projects, their versions, and the jobs that run, wait or failed."""
-        backend = _backend(backend_dir, model_dir, redis_url)
-        projects = backend.status(project)
-        if not projects:
-            click.echo("no projects with versions yet")
-        console = _console()
-        for p in projects:
-            console.print(f"[bold]project {p['project']}[/bold]: serving {p['model_version']}")
-            console.print(versions_table(None, p["versions"]))
-            console.print(jobs_table(p))
 
-    def switch(action: str, help_text: str) -> None:
-        @cli.command(name=action, help=help_text)
-        @backend_dir
-        @model_dir_opt
-        @redis_opt
-        @click.option("--project", required=True)
-        @version_opt
-        @friendly
-        def command(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
-                    project: str, version: str) -> None:
-            backend = _backend(backend_dir, model_dir, redis_url)
-            answer = getattr(backend, action)(project, version)
-            click.echo(f"now serving {answer['model_version']}")
+def project_listing(func: Any) -> Any:
+    """The options of a command that looks at every project, or one."""
+    for option in (friendly, click.option("--project", default=None, help="only this project"),
+                   redis_opt, model_dir_opt, backend_dir):
+        func = option(func)
+    return func
 
-    switch("rollback", "Serve an earlier ok VERSION of PROJECT (every server switches at once).")
-    switch("promote", "Serve VERSION of PROJECT even if training rejected it (your call).")
 
-    def pinning(action: str, pinned: bool, help_text: str) -> None:
-        @cli.command(name=action, help=help_text)
-        @backend_dir
-        @model_dir_opt
-        @redis_opt
-        @click.option("--project", required=True)
-        @version_opt
-        @friendly
-        def command(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
-                    project: str, version: str) -> None:
-            _backend(backend_dir, model_dir, redis_url).pin(project, version, pinned)
-            click.echo(f"version {version} of project {project} is "
-                       f"{'pinned: pruning keeps it' if pinned else 'no longer pinned'}")
+@click.command()
+@project_listing
+def versions(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+             project: str | None) -> None:
+    """List versions with their metrics: '*' marks the one served, 'p' pinned ones."""
+    listing = _backend(backend_dir, model_dir, redis_url).versions(project)["projects"]
+    if not listing:
+        click.echo("no versions yet")
+    console = _console()
+    for name, infos in listing.items():
+        console.print(versions_table(name, infos))
 
-    pinning("pin", True, "Keep VERSION of PROJECT whatever pruning decides.")
-    pinning("unpin", False, "Let pruning decide about VERSION of PROJECT again.")
 
-    @cli.command()
-    @backend_dir
-    @model_dir_opt
-    @redis_opt
-    @click.option("--project", default=None, help="only this project")
-    @click.option("--dry-run", is_flag=True, help="say what would go, remove nothing")
-    @friendly
-    def prune(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
-              project: str | None, dry_run: bool) -> None:
-        """Remove old versions: keeps the served one, pinned ones, the newest ok ones
-        (LABELLOOP_KEEP_VERSIONS) and recent failures (LABELLOOP_KEEP_FAILED_HOURS)."""
-        results = _backend(backend_dir, model_dir, redis_url).prune(project, dry_run)
-        verb = "would remove" if dry_run else "removed"
-        for r in results:
-            gone = ", ".join(r.removed) or "nothing"
-            click.echo(f"project {r.project}: {verb} {gone}; kept {', '.join(r.kept)}")
+@click.command()
+@project_listing
+def status(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+           project: str | None) -> None:
+    """Projects, their versions, and the jobs that run, wait or failed."""
+    projects = _backend(backend_dir, model_dir, redis_url).status(project)
+    if not projects:
+        click.echo("no projects with versions yet")
+    console = _console()
+    for p in projects:
+        console.print(f"[bold]project {p['project']}[/bold]: serving {p['model_version']}")
+        console.print(versions_table(None, p["versions"]))
+        console.print(jobs_table(p))
+
+
+@click.command()
+@version_target
+def rollback(backend_dir: Path, model_dir: Path | None, redis_url: str | None, project: str,
+             version: str) -> None:
+    """Serve an earlier ok VERSION of PROJECT (every server switches at once)."""
+    answer = _backend(backend_dir, model_dir, redis_url).rollback(project, version)
+    click.echo(f"now serving {answer['model_version']}")
+
+
+@click.command()
+@version_target
+def promote(backend_dir: Path, model_dir: Path | None, redis_url: str | None, project: str,
+            version: str) -> None:
+    """Serve VERSION of PROJECT even if training rejected it (your call)."""
+    answer = _backend(backend_dir, model_dir, redis_url).promote(project, version)
+    click.echo(f"now serving {answer['model_version']}")
+
+
+@click.command()
+@version_target
+def pin(backend_dir: Path, model_dir: Path | None, redis_url: str | None, project: str,
+        version: str) -> None:
+    """Keep VERSION of PROJECT whatever pruning decides."""
+    _backend(backend_dir, model_dir, redis_url).pin(project, version, True)
+    click.echo(f"version {version} of project {project} is pinned: pruning keeps it")
+
+
+@click.command()
+@version_target
+def unpin(backend_dir: Path, model_dir: Path | None, redis_url: str | None, project: str,
+          version: str) -> None:
+    """Let pruning decide about VERSION of PROJECT again."""
+    _backend(backend_dir, model_dir, redis_url).pin(project, version, False)
+    click.echo(f"version {version} of project {project} is no longer pinned")
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="say what would go, remove nothing")
+@project_listing
+def prune(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+          project: str | None, dry_run: bool) -> None:
+    """Remove old versions: keeps the served one, pinned ones, the newest ok ones
+    (LABELLOOP_KEEP_VERSIONS) and recent failures (LABELLOOP_KEEP_FAILED_HOURS)."""
+    results = _backend(backend_dir, model_dir, redis_url).prune(project, dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for r in results:
+        gone = ", ".join(r.removed) or "nothing"
+        click.echo(f"project {r.project}: {verb} {gone}; kept {', '.join(r.kept)}")
+
+
+COMMANDS = (versions, status, rollback, promote, pin, unpin, prune)

@@ -19,10 +19,10 @@ from rich.progress import (
 from labelloop.backend.service import Backend
 from labelloop.errors import BadRequest, InvalidField, LabelloopError, TrainingError
 from labelloop.settings import Settings
-from labelloop.store.bundle import open_stores
-from labelloop.store.jobs import JobRecord, JobStore, new_job_id
+from labelloop.store.factory import open_stores
+from labelloop.store.jobs import JobRecord, JobSource, JobState, JobStore, new_job_id
 from labelloop.store.project_ids import project_key
-from labelloop.training.job import TrainingContext, run_job
+from labelloop.training.job import TrainingContext, run_exclusively
 
 POLL_S = 0.2
 
@@ -57,13 +57,19 @@ def train_offline(settings: Settings, project: str, tasks_file: Path,
     backend = Backend.open(settings)  # checks the script and the label config
     backend.setup(key, config)
     backend.stores.training_set.replace(key, read_tasks(tasks_file))
-    record = JobRecord(new_job_id(), key, "queued", "train_request")
+    record = JobRecord(new_job_id(), key, JobState.QUEUED, JobSource.TRAIN_REQUEST)
+    backend.stores.jobs.put(record)
     done: list[JobRecord] = []
-    runner = threading.Thread(target=lambda: done.append(
-        run_job(TrainingContext(settings, backend.stores), record)), daemon=True)
+    ctx = TrainingContext(settings, backend.stores, backend.scheduler)
     with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                   TimeElapsedColumn(), transient=True) as bar:
         task = bar.add_task(f"training project {key}", total=1.0)
+
+        def waiting() -> None:
+            bar.update(task, description=f"waiting for the job of project {key} that runs")
+
+        runner = threading.Thread(target=lambda: done.append(
+            run_exclusively(ctx, record, waiting)), daemon=True)
         runner.start()
         while runner.is_alive():
             runner.join(POLL_S)

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from labelloop.errors import LabelStudioError
+from labelloop.sdk.label_studio import LabelStudioClient
 
 LS_VERSION = "1.23.2"
 DEFAULT_LS_VENV = Path.home() / ".cache" / "labelloop" / f"ls-venv-{LS_VERSION}"
@@ -100,8 +101,9 @@ class LabelStudio:
     def stop(self) -> None:
         stop_process_group(self.proc)
 
-    def client(self) -> StudioClient:
-        return StudioClient(self.url, self.token)
+    def client(self) -> LabelStudioClient:
+        """A client with the admin's legacy token (long timeouts: imports are slow)."""
+        return LabelStudioClient(self.url, self.token, timeout=300)
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, timeout: float, what: str,
@@ -130,71 +132,3 @@ def stop_process_group(proc: subprocess.Popen[bytes] | None, grace: float = 15.0
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-
-
-class StudioClient:
-    """The few Label Studio REST calls the demo and the e2e tests make."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=300,
-                                 headers={"Authorization": f"Token {token}"})
-
-    def call(self, method: str, path: str, **kw: Any) -> Any:
-        resp = self.http.request(method, path, **kw)
-        if resp.status_code >= 400:
-            raise LabelStudioError(f"{method} {path} -> {resp.status_code}: {resp.text[:300]}")
-        return resp.json() if resp.content else None
-
-    def create_project(self, title: str, label_config: str) -> int:
-        return int(self.call("POST", "/api/projects",
-                             json={"title": title, "label_config": label_config})["id"])
-
-    def find_project(self, title: str) -> int | None:
-        projects = self.call("GET", "/api/projects", params={"page_size": 1000})["results"]
-        return next((int(p["id"]) for p in projects if p["title"] == title), None)
-
-    def import_tasks(self, project: int, tasks: list[dict[str, Any]]) -> int:
-        return int(self.call("POST", f"/api/projects/{project}/import", json=tasks)["task_count"])
-
-    def import_annotated(self, project: int, tasks: list[dict[str, Any]]) -> int:
-        """Import export-format tasks with the first annotation of each (ids dropped:
-        Label Studio gives its own)."""
-        return self.import_tasks(project, [
-            {"data": t["data"], "annotations": [{"result": t["annotations"][0]["result"]}]}
-            for t in tasks])
-
-    def connect_backend(self, project: int, url: str, title: str = "labelloop",
-                        **extra: Any) -> dict[str, Any]:
-        body = {"url": url, "project": project, "title": title, **extra}
-        return dict(self.call("POST", "/api/ml", json=body))
-
-    def backends(self, project: int) -> list[dict[str, Any]]:
-        return list(self.call("GET", "/api/ml", params={"project": project}))
-
-    def ml(self, ml_id: int) -> dict[str, Any]:
-        return dict(self.call("GET", f"/api/ml/{ml_id}"))
-
-    def retrieve_predictions(self, project: int, task_ids: list[int] | None = None) -> Any:
-        selected = ({"all": True, "excluded": []} if task_ids is None
-                    else {"all": False, "included": task_ids})
-        return self.call("POST", "/api/dm/actions",
-                         params={"id": "retrieve_tasks_predictions", "project": project},
-                         json={"selectedItems": selected})
-
-    def tasks(self, project: int) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            resp = self.call("GET", "/api/tasks", params={"project": project, "page": page,
-                                                          "page_size": 500, "fields": "all"})
-            out += resp["tasks"]
-            if len(out) >= resp["total"] or not resp["tasks"]:
-                return out
-            page += 1
-
-    def annotate(self, task_id: int, result: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(self.call("POST", f"/api/tasks/{task_id}/annotations/",
-                              json={"result": result, "was_cancelled": False}))
-
-    def close(self) -> None:
-        self.http.close()

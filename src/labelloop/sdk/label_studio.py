@@ -1,5 +1,7 @@
-"""A small client for the Label Studio REST API: export annotated tasks, page through
-unlabeled ones, store predictions in bulk, update a project, fetch task files.
+"""The one client for the Label Studio REST API that labelloop, its demo and its tests use:
+export annotated tasks, page through unlabeled ones, store predictions in bulk, update a
+project, fetch task files; and, for the demo and the tests, make projects, import tasks,
+connect a backend and annotate.
 
 Label Studio 1.23 accepts two kinds of key: a legacy token (``Authorization: Token <key>``,
 only when legacy tokens are enabled for the organisation) and a personal access token
@@ -69,6 +71,11 @@ class LabelStudioClient:
             self._bearer = (str(resp.json()["access"]), time.monotonic() + ACCESS_TOKEN_S)
         return {"Authorization": f"Bearer {self._bearer[0]}"}
 
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One call; its JSON answer (None when empty)."""
+        resp = self.request(method, path, **kwargs)
+        return resp.json() if resp.content else None
+
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One call; transport errors and 4xx/5xx become :class:`LabelStudioError`."""
         try:
@@ -136,6 +143,59 @@ class LabelStudioClient:
     def update_project(self, project_id: int | str, **fields: Any) -> dict[str, Any]:
         return dict(self.request("PATCH", f"api/projects/{int(project_id)}/",
                                  json=fields).json())
+
+    # -- projects, tasks and backends: what the demo and the tests set up -------------
+    def create_project(self, title: str, label_config: str) -> int:
+        return int(self.call("POST", "api/projects",
+                             json={"title": title, "label_config": label_config})["id"])
+
+    def find_project(self, title: str) -> int | None:
+        projects = self.call("GET", "api/projects", params={"page_size": 1000})["results"]
+        return next((int(p["id"]) for p in projects if p["title"] == title), None)
+
+    def import_tasks(self, project: int, tasks: list[dict[str, Any]]) -> int:
+        return int(self.call("POST", f"api/projects/{project}/import", json=tasks)["task_count"])
+
+    def import_annotated(self, project: int, tasks: list[dict[str, Any]]) -> int:
+        """Import export-format tasks with the first annotation of each (ids dropped:
+        Label Studio gives its own)."""
+        return self.import_tasks(project, [
+            {"data": t["data"], "annotations": [{"result": t["annotations"][0]["result"]}]}
+            for t in tasks])
+
+    def connect_backend(self, project: int, url: str, title: str = "labelloop",
+                        **extra: Any) -> dict[str, Any]:
+        body = {"url": url, "project": project, "title": title, **extra}
+        return dict(self.call("POST", "api/ml", json=body))
+
+    def backends(self, project: int) -> list[dict[str, Any]]:
+        return list(self.call("GET", "api/ml", params={"project": project}))
+
+    def ml(self, ml_id: int) -> dict[str, Any]:
+        return dict(self.call("GET", f"api/ml/{ml_id}"))
+
+    def retrieve_predictions(self, project: int, task_ids: list[int] | None = None) -> Any:
+        selected = ({"all": True, "excluded": []} if task_ids is None
+                    else {"all": False, "included": task_ids})
+        return self.call("POST", "api/dm/actions",
+                         params={"id": "retrieve_tasks_predictions", "project": project},
+                         json={"selectedItems": selected})
+
+    def tasks(self, project: int) -> list[dict[str, Any]]:
+        """Every task of the project, with all its fields."""
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            resp = self.call("GET", "api/tasks", params={"project": project, "page": page,
+                                                         "page_size": 500, "fields": "all"})
+            out += resp["tasks"]
+            if len(out) >= resp["total"] or not resp["tasks"]:
+                return out
+            page += 1
+
+    def annotate(self, task_id: int, result: list[dict[str, Any]]) -> dict[str, Any]:
+        return dict(self.call("POST", f"api/tasks/{task_id}/annotations/",
+                              json={"result": result, "was_cancelled": False}))
 
     def fetch(self, uri: str) -> bytes:
         """The bytes behind a task-data URI of this Label Studio, such as

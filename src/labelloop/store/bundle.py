@@ -1,17 +1,16 @@
-"""All stores of one deployment, opened the same way by every process."""
+"""All stores of one deployment (:func:`labelloop.store.factory.open_stores` opens them)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from labelloop.settings import Settings
-from labelloop.store.jobs import FileJobStore, JobStore
-from labelloop.store.projects import FileProjectRegistry, ProjectRegistry
-from labelloop.store.state import FileStateStore, StateStore
-from labelloop.store.stats import FileStatsStore, StatsStore
-from labelloop.store.training_set import FileTrainingSetStore, TrainingSetStore
-from labelloop.store.versions import FileVersionStore, VersionStore
+from labelloop.store.jobs import JobStore
+from labelloop.store.projects import ProjectRegistry
+from labelloop.store.state import StateStore
+from labelloop.store.stats import StatsStore
+from labelloop.store.training_set import TrainingSetStore
+from labelloop.store.versions import VersionStore
 
 
 @dataclass(frozen=True)
@@ -24,21 +23,3 @@ class Stores:
     stats: StatsStore
     mode: str  # "local" or "redis"
     ping: Callable[[], bool] = lambda: True  # does the shared state store answer?
-
-
-def open_stores(settings: Settings) -> Stores:
-    """File stores under ``settings.model_dir``; Redis-backed state when ``redis_url`` is set."""
-    settings.model_dir.mkdir(parents=True, exist_ok=True)
-    if settings.redis_url:
-        from labelloop.store.redis_stores import open_redis_stores
-
-        return open_redis_stores(settings)
-    return Stores(
-        versions=FileVersionStore(settings.model_dir),
-        training_set=FileTrainingSetStore(settings.model_dir),
-        registry=FileProjectRegistry(settings.model_dir),
-        jobs=FileJobStore(settings.model_dir),
-        state=FileStateStore(settings.model_dir),
-        stats=FileStatsStore(settings.model_dir),
-        mode="local",
-    )

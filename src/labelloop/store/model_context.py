@@ -8,7 +8,7 @@ from typing import Any
 
 from labelloop.sdk.context import ProjectContext
 from labelloop.settings import Settings
-from labelloop.store.projects import ProjectInfo
+from labelloop.store.projects import ProjectInfo, label_studio_address
 from labelloop.store.state import ProjectState, StateStore
 
 UNTRAINED_DIR = ".untrained"  # MODEL_DIR of a model that serves before any training
@@ -31,12 +31,12 @@ def model_context(settings: Settings, state: StateStore, project: str,
     them)."""
     overlay = (train_output or {}).get("state")
     folder = Path(settings.model_dir) / project / (version or UNTRAINED_DIR)
+    url, key = label_studio_address(settings, info)
     return ProjectContext(
         project=project,
         model_version=version_name(model_class, version),
         version_dir=folder,
-        label_studio_url=settings.label_studio_url or (info.hostname if info else None),
-        label_studio_api_key=settings.label_studio_api_key or (
-            info.access_token if info else None),
+        label_studio_url=url,
+        label_studio_api_key=key,
         state=ProjectState(state, project, overlay if isinstance(overlay, dict) else None),
     )

@@ -5,6 +5,8 @@ webhook payloads; state is keyed by the id part, as the reference backend does.
 
 >>> project_key("7.1795555096"), project_key(7)
 ('7', '7')
+>>> is_label_studio_project("7"), is_label_studio_project("default")
+(True, False)
 >>> project_key("../etc")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -22,6 +24,12 @@ PROJECT_PATTERN = r"^[A-Za-z0-9_]+([.-][A-Za-z0-9_]+)*$"
 MAX_PROJECT_LENGTH = 128
 _NAME = re.compile(PROJECT_PATTERN)
 _LS_UID = re.compile(r"(\d+)\.\d+")
+
+
+def is_label_studio_project(project: str) -> bool:
+    """Whether a project key names a project of Label Studio (its id), rather than a name
+    chosen by a script or the CLI: only then is there a Label Studio project to call."""
+    return project.isdigit()
 
 
 def project_key(value: object, field: str = "project") -> str:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from labelloop.settings import Settings
 from labelloop.store.atomic import disk_guarded, read_json, write_json_atomic
 
 PROJECT_FILE = ".project.json"
@@ -28,6 +29,25 @@ class ProjectInfo:
     def from_dict(cls, data: dict[str, Any]) -> ProjectInfo:
         return cls(str(data["label_config"]), data.get("hostname"), data.get("access_token"),
                    data.get("extra_params"), bool(data.get("active_learning")))
+
+
+def label_studio_address(settings: Settings,
+                         info: ProjectInfo | None) -> tuple[str | None, str | None]:
+    """Label Studio's URL and key for a project: what the environment says, else what
+    /setup sent (either may be None).
+
+    >>> s = Settings.from_env({}, backend_dir=Path("/tmp"))
+    >>> label_studio_address(s, ProjectInfo("<View/>", "http://ls:8080", "k"))
+    ('http://ls:8080', 'k')
+    """
+    return (settings.label_studio_url or (info.hostname if info else None),
+            settings.label_studio_api_key or (info.access_token if info else None))
+
+
+def label_studio_of(settings: Settings, info: ProjectInfo | None) -> tuple[str, str] | None:
+    """Label Studio's URL and key for a project, when both are known."""
+    url, key = label_studio_address(settings, info)
+    return (url, key) if url and key else None
 
 
 class ProjectRegistry(Protocol):

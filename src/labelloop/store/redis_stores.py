@@ -24,7 +24,7 @@ from labelloop.errors import NotFound, StoreUnavailable
 from labelloop.settings import Settings
 from labelloop.store.bundle import Stores
 from labelloop.store.guards import unavailable_on
-from labelloop.store.jobs import JobRecord, check_job_id, latest_stem
+from labelloop.store.jobs import JobKind, JobRecord, JobState, check_job_id, latest_stem
 from labelloop.store.projects import ProjectInfo
 from labelloop.store.state import check_value
 from labelloop.store.stats import JobStats, bucket_of
@@ -34,9 +34,13 @@ from labelloop.store.versions import FileVersionStore
 PREFIX = "labelloop:"
 
 
-def connect(url: str) -> redis.Redis:
-    # Short timeouts: /health must answer within 1 s even when Redis hangs.
-    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+SERVING_TIMEOUT_S = 0.5  # /health must answer within 1 s even when Redis hangs
+JOB_TIMEOUT_S = 5.0  # a training job waits longer on a busy Redis than a request would
+
+
+def connect(url: str, timeout_s: float = SERVING_TIMEOUT_S) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=timeout_s,
+                                socket_connect_timeout=timeout_s)
 
 
 UNAVAILABLE = "Redis is unavailable"
@@ -209,7 +213,7 @@ class RedisStatsStore:
         name = key("stats", project)
         pipe = self.redis.pipeline()
         pipe.hincrby(name, f"outcome:{kind}:{outcome}", 1)
-        if kind == "train":
+        if kind == JobKind.TRAIN:
             pipe.hincrby(name, f"bucket:{bucket_of(seconds)}", 1)
             pipe.hincrbyfloat(name, "sum", seconds)
             pipe.hincrby(name, "count", 1)
@@ -233,7 +237,8 @@ JOB_TTL_S = 30 * 86400
 
 
 class RedisJobStore:
-    """Job records; a "running" record whose worker lock has vanished is reported failed."""
+    """Job records, as written (whether a "running" job is alive is the scheduling
+    policy's call: :mod:`labelloop.training.policy`)."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
@@ -243,7 +248,7 @@ class RedisJobStore:
         pipe = self.redis.pipeline()
         pipe.set(key("job", record.job_id), orjson.dumps(record.to_dict()), ex=JOB_TTL_S)
         pipe.zadd(key("jobs", record.project), {record.job_id: record.created})
-        if record.state != "queued":
+        if record.state is not JobState.QUEUED:
             pipe.set(key(latest_stem(record.kind), record.project), record.job_id)
         pipe.execute()
 
@@ -255,8 +260,7 @@ class RedisJobStore:
         gone = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
         if gone:  # expired records: forget their ids too
             self.redis.zrem(key("jobs", project), *gone)
-        return [self._reconcile(JobRecord.from_dict(orjson.loads(raw)))
-                for raw in raws if raw is not None]
+        return [JobRecord.from_dict(orjson.loads(raw)) for raw in raws if raw is not None]
 
     @guarded
     def delete(self, project: str, job_ids: list[str]) -> None:
@@ -271,25 +275,17 @@ class RedisJobStore:
         raw = self.redis.get(key("job", check_job_id(job_id)))
         if raw is None:
             raise NotFound(f"no training job {job_id}")
-        return self._reconcile(JobRecord.from_dict(orjson.loads(raw)))
+        return JobRecord.from_dict(orjson.loads(raw))
 
     @guarded
-    def latest(self, project: str, kind: str = "train") -> JobRecord | None:
+    def latest(self, project: str, kind: JobKind = JobKind.TRAIN) -> JobRecord | None:
         job_id = self.redis.get(key(latest_stem(kind), project))
         return self.get(text(job_id)) if job_id else None
 
-    def _reconcile(self, record: JobRecord) -> JobRecord:
-        if record.state != "running":
-            return record
-        holder = self.redis.get(key("lock", record.project))
-        if holder is not None and text(holder) == record.job_id:
-            return record
-        return record.update(state="failed", error="the worker running this job died")
 
-
-def open_redis_stores(settings: Settings) -> Stores:
+def open_redis_stores(settings: Settings, timeout_s: float = SERVING_TIMEOUT_S) -> Stores:
     assert settings.redis_url
-    client = connect(settings.redis_url)
+    client = connect(settings.redis_url, timeout_s)
     return Stores(
         versions=RedisVersionStore(settings.model_dir, client),
         training_set=RedisTrainingSetStore(client),

@@ -19,8 +19,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from labelloop.settings import Settings
 from labelloop.store.jobs import JobStore
-from labelloop.store.versions import VersionInfo, VersionStore
+from labelloop.store.versions import VersionInfo, VersionStatus, VersionStore
 
 
 @dataclass(frozen=True)
@@ -28,18 +29,22 @@ class RetentionPolicy:
     keep_ok: int = 5
     keep_failed_s: float = 24 * 3600.0
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetentionPolicy:
+        """The deployment's policy (LABELLOOP_KEEP_VERSIONS, LABELLOOP_KEEP_FAILED_HOURS)."""
+        return cls(settings.keep_versions, settings.keep_failed_hours * 3600)
+
 
 def plan(history: list[VersionInfo], policy: RetentionPolicy,
          now: float | None = None) -> tuple[list[VersionInfo], list[VersionInfo]]:
     """Split ``history`` (oldest first, ``current``/``pinned`` marked) into (keep, remove)."""
     now = time.time() if now is None else now
-    newest_ok = {i.version for i in [i for i in history if i.status == "ok"][::-1][
+    newest_ok = {i.version for i in [i for i in history if i.status is VersionStatus.OK][::-1][
         :max(policy.keep_ok, 0)]}
     keep, remove = [], []
     for info in history:
-        recent_failure = (info.status in ("error", "rejected")
-                          and now - info.created < policy.keep_failed_s)
-        if (info.current or info.pinned or info.status == "incomplete"
+        recent_failure = info.status.failed and now - info.created < policy.keep_failed_s
+        if (info.current or info.pinned or info.status is VersionStatus.INCOMPLETE
                 or info.version in newest_ok or recent_failure):
             keep.append(info)
         else:
@@ -75,7 +80,7 @@ def _stale_jobs(jobs: JobStore, project: str, gone: set[str], policy: RetentionP
                 now: float | None) -> list[str]:
     """Records of removed versions, and old records of jobs that made no version."""
     now = time.time() if now is None else now
-    records = [r for r in jobs.records(project) if r.state in ("finished", "failed")]
+    records = [r for r in jobs.records(project) if r.state.ended]
     newest = records[-1].job_id if records else None
     return [r.job_id for r in records if r.job_id != newest and (
         r.version in gone or (r.version is None and now - (r.ended or r.created)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from labelloop.store.atomic import disk_guarded, read_json, write_json_atomic
+from labelloop.store.jobs import JobKind, JobRecord, Outcome
 
 STATS_FILE = ".stats.json"
 # Seconds: a fit of the founding classifier takes well under one; big models, hours.
@@ -32,6 +33,20 @@ class JobStats:
     buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
     total_seconds: float = 0.0
     count: int = 0  # training jobs timed (the histogram's count)
+
+
+# How /metrics counts each outcome (``labelloop_training_jobs{outcome=...}``): a version
+# that serves and a re-scoring that stored are both "ok".
+COUNTED = {Outcome.PROMOTED: "ok", Outcome.RESCORED: "ok", Outcome.REJECTED: "rejected",
+           Outcome.CANCELLED: "cancelled"}
+
+
+def counted_outcome(record: JobRecord) -> str:
+    """The job's outcome as /metrics counts it: ok, rejected, cancelled, failed, killed."""
+    counted = COUNTED.get(record.outcome) if record.outcome is not None else None
+    if counted is not None:
+        return counted
+    return "killed" if "killed" in (record.error or "") else "failed"
 
 
 def bucket_of(seconds: float) -> int:
@@ -62,7 +77,7 @@ class FileStatsStore:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # read-modify-write across processes
             stats = self.get(project)
             stats.outcomes[(kind, outcome)] = stats.outcomes.get((kind, outcome), 0) + 1
-            if kind == "train":
+            if kind == JobKind.TRAIN:
                 stats.buckets[bucket_of(seconds)] += 1
                 stats.total_seconds += seconds
                 stats.count += 1

@@ -29,13 +29,39 @@ from typing import Any, Protocol
 
 from labelloop.errors import NotFound, StoreUnavailable
 from labelloop.store.atomic import read_json, write_bytes_atomic, write_json_atomic
+from labelloop.store.jobs import StrEnum
 
 JOB_RESULT = "job_result.json"
 CURRENT = ".current"
 PINNED = ".pinned.json"
 VERSIONS_LOCK = ".versions.lock"
-SERVABLE = ("ok",)
-PROMOTABLE = ("ok", "rejected")  # a person may serve a version the job rejected
+
+
+class VersionStatus(StrEnum):
+    """What a version folder's ``job_result.json`` says (its ``status``), or its absence."""
+
+    OK = "ok"
+    REJECTED = "rejected"
+    ERROR = "error"
+    INCOMPLETE = "incomplete"  # no job_result.json: its job still runs, or died
+
+    @classmethod
+    def of(cls, job_result: dict[str, Any] | None) -> VersionStatus:
+        if job_result is None:
+            return cls.INCOMPLETE
+        try:
+            return cls(str(job_result.get("status", "error")))
+        except ValueError:
+            return cls.ERROR
+
+    @property
+    def failed(self) -> bool:
+        return self in (VersionStatus.ERROR, VersionStatus.REJECTED)
+
+
+SERVABLE = (VersionStatus.OK,)
+# A person may serve a version the job rejected.
+PROMOTABLE = (VersionStatus.OK, VersionStatus.REJECTED)
 
 
 @dataclass(frozen=True)
@@ -43,10 +69,13 @@ class VersionInfo:
     project: str
     version: str
     path: Path
-    status: str  # "ok" | "rejected" | "error" | "incomplete"
+    status: VersionStatus
     job_result: dict[str, Any] | None
     current: bool = False
     pinned: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", VersionStatus(self.status))
 
     @property
     def train_output(self) -> dict[str, Any]:
@@ -66,7 +95,7 @@ class VersionStore(Protocol):
     def create(self, project: str) -> tuple[str, Path]: ...
     def finish(self, project: str, version: str, job_result: dict[str, Any]) -> None: ...
     def set_current(self, project: str, version: str,
-                    allowed: tuple[str, ...] = SERVABLE) -> None: ...
+                    allowed: tuple[VersionStatus, ...] = SERVABLE) -> None: ...
     def lock(self, project: str) -> contextlib.AbstractContextManager[None]: ...
     def pinned(self, project: str) -> set[str]: ...
     def pin(self, project: str, version: str, pinned: bool = True) -> None: ...
@@ -108,7 +137,7 @@ class FileVersionStore:
         if pointer:
             return pointer
         # No pointer (folders copied in by hand): serve the newest ok version.
-        ok = [v for v in self._scan(project) if v.status == "ok"]
+        ok = [v for v in self._scan(project) if v.status is VersionStatus.OK]
         return ok[-1].version if ok else None
 
     def get(self, project: str, version: str) -> VersionInfo:
@@ -118,8 +147,7 @@ class FileVersionStore:
         if not path.is_dir():
             raise NotFound(f"version {version!r} of project {project!r} does not exist")
         result = read_json(path / JOB_RESULT)
-        status = "incomplete" if result is None else str(result.get("status", "error"))
-        return VersionInfo(project, version, path, status, result)
+        return VersionInfo(project, version, path, VersionStatus.of(result), result)
 
     def _scan(self, project: str) -> list[VersionInfo]:
         folder = self._project_dir(project)
@@ -165,7 +193,7 @@ class FileVersionStore:
         """Record the job's result atomically; an ok result then becomes current."""
         with self.lock(project):
             self._record(project, version, job_result)
-            if job_result.get("status") == "ok":
+            if VersionStatus.of(job_result) is VersionStatus.OK:
                 self._write_pointer(project, version)
 
     def _record(self, project: str, version: str, job_result: dict[str, Any]) -> None:
@@ -175,7 +203,7 @@ class FileVersionStore:
         write_json_atomic(path / JOB_RESULT, job_result, pretty=True)
 
     def set_current(self, project: str, version: str,
-                    allowed: tuple[str, ...] = SERVABLE) -> None:
+                    allowed: tuple[VersionStatus, ...] = SERVABLE) -> None:
         """Serve ``version`` (a rollback, or a person's promotion)."""
         with self.lock(project):
             info = self.get(project, version)

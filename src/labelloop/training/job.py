@@ -26,40 +26,43 @@ import orjson
 
 from labelloop.compat.loader import load_backend_class
 from labelloop.errors import LabelloopError, LabelStudioError, NotFound, TrainingError
-from labelloop.sdk.context import ProjectContext
 from labelloop.sdk.label_studio import LabelStudioClient
 from labelloop.settings import Settings
 from labelloop.store.atomic import write_json_atomic
 from labelloop.store.bundle import Stores
-from labelloop.store.jobs import JobRecord
-from labelloop.store.model_context import model_context
-from labelloop.store.projects import ProjectInfo
+from labelloop.store.jobs import JobKind, JobRecord, JobSource, JobState, Outcome
+from labelloop.store.project_ids import is_label_studio_project
+from labelloop.store.projects import ProjectInfo, label_studio_of
 from labelloop.store.retention import RetentionPolicy, prune
-from labelloop.store.versions import VersionInfo
-from labelloop.training.events import trigger
+from labelloop.store.stats import counted_outcome
+from labelloop.store.versions import VersionInfo, VersionStatus
+from labelloop.training.fit_event import trigger
+from labelloop.training.model_opener import ModelOpener
 from labelloop.training.pipeline import Pipeline
-from labelloop.training.queue import TrainingQueue
-from labelloop.training.rescoring import label_studio_of, rescore_job, rescored
+from labelloop.training.policy import Scheduler
+from labelloop.training.rescoring import rescore_job, rescored, why_not_rescored
 
 log = logging.getLogger("labelloop.training")
 PROGRESS_EVERY_S = 0.5
+
+
+WAIT_POLL_S = 0.2
 
 
 def _never() -> bool:
     return False
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class TrainingContext:
     settings: Settings
     stores: Stores
-    queue: TrainingQueue | None = None  # where a job queues its follow-ups (re-scoring)
+    scheduler: Scheduler | None = None  # where a job queues its follow-ups (re-scoring)
     preempt: Callable[[], bool] = _never  # is a training job due? (re-scoring then yields)
-
-    @property
-    def retention(self) -> RetentionPolicy:
-        return RetentionPolicy(self.settings.keep_versions,
-                               self.settings.keep_failed_hours * 3600)
 
 
 def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
@@ -67,13 +70,13 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
 
     The caller holds the project's run lock, so no other job of the project is running.
     """
-    job = _Job(record.update(state="running", started=time.time()))
+    job = _Job(record.update(state=JobState.RUNNING, started=time.time()))
     ctx.stores.jobs.put(job.record)
     log.info("%s job %s of project %s started (%s)", record.kind, record.job_id,
              record.project, record.source, extra={"job": {
                  "event": "started", "kind": record.kind, "job_id": record.job_id,
                  "project": record.project, "source": record.source}})
-    if record.kind == "rescore":
+    if record.kind is JobKind.RESCORE:
         job.record = rescore_job(ctx.settings, ctx.stores, job.record, ctx.preempt,
                                  _ProgressWriter(ctx, job.record))
         return _end(ctx, job.record)
@@ -93,6 +96,30 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
     return job.record
 
 
+def run_exclusively(ctx: TrainingContext, record: JobRecord,
+                    waiting: Callable[[], None] = _nothing) -> JobRecord:
+    """Run ``record`` now, in this process, under the project's run lock as a runner would
+    (``labelloop train``): wait while another job of the project runs (a runner that only
+    lingers lets go), then wake a runner for whatever was queued meanwhile."""
+    assert ctx.scheduler is not None
+    medium = ctx.scheduler.medium
+    lock = medium.run_lock(record.project)
+    medium.ask_turn(record.project, True)
+    try:
+        while not lock.try_acquire():
+            waiting()
+            time.sleep(WAIT_POLL_S)
+    finally:
+        medium.ask_turn(record.project, False)
+    try:
+        lock.hold_for(record.job_id)
+        return run_job(ctx, record)
+    finally:
+        lock.release()
+        if ctx.scheduler.work_left(record.project) is not None:
+            medium.wake(record.project, urgent=True)
+
+
 def _end(ctx: TrainingContext, record: JobRecord) -> JobRecord:
     ctx.stores.jobs.put(record)
     _log_end(record)
@@ -103,28 +130,23 @@ def _end(ctx: TrainingContext, record: JobRecord) -> JobRecord:
 def _queue_rescoring(ctx: TrainingContext, project: str) -> None:
     """After training: re-score Label Studio's unlabeled tasks if the served version has
     not been (it is new, or its re-scoring was cancelled)."""
-    if ctx.queue is None or not ctx.settings.rescore or not project.isdigit():
+    if ctx.scheduler is None:
         return
     try:
-        info = ctx.stores.registry.get(project)
-        version = ctx.stores.versions.current_version(project)
-        if (version is None or label_studio_of(ctx.settings, info) is None
-                or rescored(ctx.stores.jobs.records(project), version)):
+        if why_not_rescored(ctx.settings, ctx.stores, project) is not None:
             return
-        ctx.queue.schedule(project, "webhooks", kind="rescore")
+        version = ctx.stores.versions.current_version(project)
+        if not rescored(ctx.stores.jobs.records(project), version):
+            ctx.scheduler.schedule(project, JobSource.WEBHOOKS, kind=JobKind.RESCORE)
     except (LabelloopError, OSError) as exc:
         log.warning("could not queue re-scoring of project %s: %s", project, exc)
 
 
 def record_stats(stores: Stores, record: JobRecord) -> None:
     """Count the finished job for /metrics (best effort: never fails the job)."""
-    outcome = {"promoted": "ok", "rejected": "rejected", "rescored": "ok",
-               "cancelled": "cancelled"}.get(record.outcome or "", "failed")
-    if outcome == "failed" and "killed" in (record.error or ""):
-        outcome = "killed"
     took = record.seconds()
     try:
-        stores.stats.record(record.project, record.kind, outcome, took)
+        stores.stats.record(record.project, record.kind, counted_outcome(record), took)
     except (LabelloopError, OSError) as exc:
         log.warning("could not count job %s: %s", record.job_id, exc)
 
@@ -136,8 +158,7 @@ class _Job:
     record: JobRecord
 
     def fail(self, message: str) -> None:
-        self.record = self.record.update(state="failed", outcome="failed", ended=time.time(),
-                                         error=message, progress=None)
+        self.record = self.record.ended_as(JobState.FAILED, Outcome.FAILED, error=message)
 
 
 def _train(ctx: TrainingContext, job: _Job) -> None:
@@ -157,11 +178,10 @@ def _train(ctx: TrainingContext, job: _Job) -> None:
     job.record = record = record.update(version=version, source=source)
     ctx.stores.jobs.put(record)
     result = _fit_in_child(ctx, record, info, tasks, workdir)
-    job.record = record.update(
-        state="finished", ended=time.time(), progress=None,
-        outcome="promoted" if result["status"] == "ok" else "rejected",
-        metrics=_summary(result),
-        error=None if result["status"] == "ok" else result["promotion"]["reason"])
+    promoted = VersionStatus.of(result) is VersionStatus.OK
+    job.record = record.ended_as(
+        JobState.FINISHED, Outcome.PROMOTED if promoted else Outcome.REJECTED,
+        metrics=_summary(result), error=None if promoted else result["promotion"]["reason"])
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +195,7 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
 def _log_end(record: JobRecord) -> None:
     took = record.seconds()
     metrics = record.metrics or {}
-    detail = (f"{metrics.get('tasks', 0)} tasks stored" if record.kind == "rescore" else
+    detail = (f"{metrics.get('tasks', 0)} tasks stored" if record.kind is JobKind.RESCORE else
               f"{metrics.get('primary')}={metrics.get('score')} (n_train="
               f"{metrics.get('n_train')}, n_eval={metrics.get('n_eval')})")
     log.info("%s job %s of project %s ended: %s, version %s, %.2f s, %s%s", record.kind,
@@ -190,7 +210,8 @@ def _log_end(record: JobRecord) -> None:
 def _prune_quietly(ctx: TrainingContext, project: str) -> None:
     """Retention after each job; a failure here never fails the job."""
     try:
-        done = prune(ctx.stores.versions, ctx.stores.jobs, project, ctx.retention)
+        done = prune(ctx.stores.versions, ctx.stores.jobs, project,
+                     RetentionPolicy.from_settings(ctx.settings))
     except (LabelloopError, OSError) as exc:
         log.warning("pruning project %s failed: %s", project, exc)
         return
@@ -199,10 +220,11 @@ def _prune_quietly(ctx: TrainingContext, project: str) -> None:
 
 
 def _training_tasks(ctx: TrainingContext, record: JobRecord,
-                    info: ProjectInfo) -> tuple[list[dict[str, Any]], str]:
+                    info: ProjectInfo) -> tuple[list[dict[str, Any]], JobSource]:
     """Label Studio's own export when asked and reachable; else what webhooks delivered."""
     address = label_studio_of(ctx.settings, info)
-    if record.source == "label_studio" and address and record.project.isdigit():
+    if (record.source is JobSource.LABEL_STUDIO and address
+            and is_label_studio_project(record.project)):
         try:
             with LabelStudioClient(*address) as ls:
                 tasks = ls.annotated_tasks(record.project)
@@ -210,8 +232,8 @@ def _training_tasks(ctx: TrainingContext, record: JobRecord,
             log.warning("falling back to webhook data: %s", exc.message)
         else:
             ctx.stores.training_set.replace(record.project, tasks)
-            return tasks, "label_studio"
-    return ctx.stores.training_set.snapshot(record.project), "webhooks"
+            return tasks, JobSource.LABEL_STUDIO
+    return ctx.stores.training_set.snapshot(record.project), JobSource.WEBHOOKS
 
 
 def _fit_in_child(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
@@ -226,7 +248,7 @@ def _fit_in_child(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
     child.start()
     child.join()
     result = ctx.stores.versions.get(record.project, record.version)
-    if result.status in ("ok", "rejected") and result.job_result is not None:
+    if result.status in (VersionStatus.OK, VersionStatus.REJECTED) and result.job_result:
         return result.job_result
     if result.job_result is None:  # the child died before it could record anything
         reason = f"the training process died (exit code {child.exitcode})"
@@ -243,7 +265,7 @@ def sweep_abandoned(stores: Stores, project: str) -> None:
     Safe only under the project's run lock: then no job of the project is still writing.
     """
     for info in stores.versions.history(project):
-        if info.status == "incomplete":
+        if info.status is VersionStatus.INCOMPLETE:
             fail_version(stores, project, info.version, None,
                          "abandoned: the training process died")
             log.warning("marked abandoned version %s of project %s failed", info.version,
@@ -259,7 +281,7 @@ def fail_version(stores: Stores, project: str, version: str, job_id: str | None,
             project, version, info.path, job_id, started or time.time(), error=reason))
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """If the supervising process dies, the fit dies too: an orphan must not promote."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -290,17 +312,13 @@ def _fit_and_finish(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
                     tasks: list[dict[str, Any]], workdir: Path, started: float,
                     parent: int) -> None:
     assert record.version is not None
-    _die_with_parent(parent)
+    die_with_parent(parent)
     try:
         model_cls = load_backend_class(ctx.settings.backend_dir, ctx.settings.model_class)
-
-        def context(train_output: dict[str, Any] | None) -> ProjectContext:
-            return model_context(ctx.settings, ctx.stores.state, record.project, info,
-                                 model_cls.__name__, record.version, train_output)
-
+        opener = ModelOpener(ctx.settings, ctx.stores, model_cls)
         event, data = trigger(record, info, tasks)
-        outcome = Pipeline(ctx.settings, model_cls, info, _current(ctx, record.project),
-                           _ProgressWriter(ctx, record), context).run(
+        outcome = Pipeline(opener, record.project, record.version, info,
+                           _current(ctx, record.project), _ProgressWriter(ctx, record)).run(
             tasks, workdir, event=event, data=data, job_id=record.job_id)
         orjson.dumps(outcome.train_output)  # must be JSON-serialisable before it is recorded
         result = _job_result(record.project, record.version, workdir, record.job_id, started,
@@ -334,10 +352,11 @@ def _current(ctx: TrainingContext, project: str) -> VersionInfo | None:
 
 def _job_result(project: str, version: str, workdir: Path, job_id: str | None,
                 started: float, *, train_output: dict[str, Any] | None = None,
-                error: str | None = None, status: str = "ok") -> dict[str, Any]:
+                error: str | None = None,
+                status: VersionStatus = VersionStatus.OK) -> dict[str, Any]:
     """The founding ``job_result.json``; failures add ``error``."""
     result: dict[str, Any] = {
-        "status": status if error is None else "error",
+        "status": (status if error is None else VersionStatus.ERROR).value,
         "train_output": train_output,
         "project": project,
         "workdir": str(workdir),

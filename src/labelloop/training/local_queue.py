@@ -1,14 +1,17 @@
-"""Local mode: training jobs run in a background runner process, one per project.
+"""Local mode's queue medium: files under ``<model_dir>/<project>/.jobs/``, and a runner
+process per project (:mod:`labelloop.training.local_runner`).
 
-Coalescing works across server processes through the file system:
-
-* ``.jobs/pending.json`` is the one queued training job of a project. It is created only
-  if absent (hard link of a complete temp file), so a burst of events yields one queued
-  job. ``.jobs/pending-rescore.json`` is the one queued re-scoring job, the same way.
-* ``.jobs/runner.lock`` is held (flock) by the runner while it works. The runner claims
-  ``pending.json`` by renaming it, so events during a job queue exactly one follow-up.
+* ``pending.json`` is the one queued training job of a project, ``pending-rescore.json``
+  the one queued re-scoring. Each is created only if absent (a hard link of a complete
+  temp file), so a burst of events yields one queued job.
+* ``runner.lock`` is the run lock (``flock``), held by the runner while it works. It holds
+  the id of the job the runner runs (empty between jobs): that is how status reads tell a
+  live job from a dead one. A runner claims a queued job by renaming it to
+  ``claimed.json``, so events during a job queue exactly one follow-up.
 * No wake-up is lost: a scheduler writes ``pending`` *then* tests the lock; the runner
   releases the lock *then* looks for ``pending`` once more.
+
+The decisions (what joins what, what runs next) are :mod:`labelloop.training.policy`'s.
 """
 
 from __future__ import annotations
@@ -19,67 +22,162 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
 
 from labelloop.settings import SETTINGS_ENV, Settings
 from labelloop.store.atomic import disk_guarded, read_json, write_json_atomic
-from labelloop.store.jobs import JOBS_DIR, JobRecord, JobStore, new_job_id
+from labelloop.store.jobs import JOBS_DIR, JobKind, JobRecord
 
-PENDING = "pending.json"
-PENDING_RESCORE = "pending-rescore.json"
-PENDING_FILES = {"train": PENDING, "rescore": PENDING_RESCORE}
+PENDING_FILES = {JobKind.TRAIN: "pending.json", JobKind.RESCORE: "pending-rescore.json"}
 CLAIMED = "claimed.json"
 LOCK = "runner.lock"
+TURN_ASKED = "turn-asked"  # `labelloop train` waits for the run lock: a lingering runner yields
+QUEUE_LOCK = "queue.lock"  # held for an instant while a queued job is claimed or rewritten
+ACQUIRE_TRIES = 5  # a status read holds the run lock for microseconds: look again
 
 
-class LocalQueue:
-    """The server side: queue a job and make sure a runner will pick it up."""
+class FileRunLock:
+    """``runner.lock``, held with ``flock`` (released by the kernel if the holder dies)."""
 
-    def __init__(self, settings: Settings, jobs: JobStore) -> None:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        for attempt in range(ACQUIRE_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                time.sleep(0.002 * (attempt + 1))
+                continue
+            self._fd = fd
+            self.hold_for("")  # whatever a dead holder left there is stale
+            return True
+        os.close(fd)
+        return False
+
+    def hold_for(self, job_id: str) -> None:
+        assert self._fd is not None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, job_id.encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
+        os.close(self._fd)  # closing drops the flock
+        self._fd = None
+
+
+def lock_holder(path: Path) -> str | None:
+    """The job id the holder of ``path`` runs ("" between jobs), None if nobody holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.pread(fd, 64, 0).decode(errors="replace").strip()
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+class FileMedium:
+    """The queue's files, and the runner processes this server started."""
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.jobs = jobs
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
 
-    def _dir(self, project: str) -> Path:
-        folder = self.settings.model_dir / project / JOBS_DIR
+    def folder(self, project: str) -> Path:
+        return self.settings.model_dir / project / JOBS_DIR
+
+    def _made(self, project: str) -> Path:
+        folder = self.folder(project)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
+    @contextlib.contextmanager
+    def _queue_lock(self, project: str) -> Iterator[Path]:
+        folder = self._made(project)
+        with (folder / QUEUE_LOCK).open("a") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            yield folder
+
     @disk_guarded
-    def schedule(self, project: str, source: str, kind: str = "train") -> JobRecord:
-        """Queue a job (or join the queued one) and return its record. A re-scoring job
-        joins a queued training job: the training job re-scores when it promotes."""
-        folder = self._dir(project)
-        if kind == "rescore" and (queued := peek_pending(folder)) is not None:
-            return queued
-        new = JobRecord(new_job_id(), project, "queued", source, kind=kind)
-        record = _queue_pending(folder, new, PENDING_FILES[kind])
-        if record is new:
-            self.jobs.put(record)
-        if not _lock_is_held(folder / LOCK):
+    def put_pending(self, record: JobRecord) -> JobRecord | None:
+        folder = self._made(record.project)
+        pending = folder / PENDING_FILES[record.kind]
+        tmp = folder / f".pending.{record.job_id}.tmp"
+        write_json_atomic(tmp, record.to_dict(), durable=False)
+        try:
+            while True:
+                try:
+                    os.link(tmp, pending)  # atomic create-if-absent, with complete content
+                    return None
+                except FileExistsError:
+                    queued = read_json(pending)
+                    if queued is not None:
+                        return JobRecord.from_dict(queued)
+                    # claimed between the two calls: try again
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def peek_pending(self, project: str, kind: JobKind) -> JobRecord | None:
+        data = read_json(self.folder(project) / PENDING_FILES[kind])
+        return JobRecord.from_dict(data) if data else None
+
+    @disk_guarded
+    def replace_pending(self, record: JobRecord) -> bool:
+        with self._queue_lock(record.project) as folder:
+            pending = folder / PENDING_FILES[record.kind]
+            if not pending.exists():
+                return False
+            write_json_atomic(pending, record.to_dict(), durable=False)
+            return True
+
+    def claim_pending(self, project: str, kind: JobKind) -> JobRecord | None:
+        with self._queue_lock(project) as folder:
+            try:
+                (folder / PENDING_FILES[kind]).replace(folder / CLAIMED)
+            except FileNotFoundError:
+                return None
+        data = read_json(folder / CLAIMED)
+        return JobRecord.from_dict(data) if data else None
+
+    def holder(self, project: str) -> str | None:
+        return lock_holder(self.folder(project) / LOCK)
+
+    def run_lock(self, project: str) -> FileRunLock:
+        return FileRunLock(self.folder(project) / LOCK)
+
+    def ask_turn(self, project: str, asked: bool) -> None:
+        marker = self._made(project) / TURN_ASKED
+        if asked:
+            marker.touch()
+        else:
+            marker.unlink(missing_ok=True)
+
+    def turn_asked(self, project: str) -> bool:
+        return (self.folder(project) / TURN_ASKED).exists()
+
+    def has_pending(self, project: str) -> bool:
+        return any((self.folder(project) / name).exists() for name in PENDING_FILES.values())
+
+    def wake(self, project: str, urgent: bool) -> None:
+        if self.holder(project) is None:
             self._spawn_runner(project)
-        return record
-
-    def pending(self, project: str) -> JobRecord | None:
-        """The queued training job, else the queued re-scoring job, else the job a runner
-        has just claimed and not yet started (so a status read between the two does not
-        see an idle project)."""
-        folder = self.settings.model_dir / project / JOBS_DIR
-        queued = peek_pending(folder) or peek_pending(folder, "rescore")
-        if queued is not None:
-            return queued
-        claimed = read_json(folder / CLAIMED)
-        if not claimed:
-            return None
-        own = read_json(folder / f"{claimed['job_id']}.json")
-        if own and own.get("state") == "queued" and _lock_is_held(folder / LOCK):
-            return JobRecord.from_dict(claimed)
-        return None
-
-    def is_running(self, project: str) -> bool:
-        return _lock_is_held(self.settings.model_dir / project / JOBS_DIR / LOCK)
 
     def _spawn_runner(self, project: str) -> None:
         with self._lock:
@@ -92,7 +190,7 @@ class LocalQueue:
 
     def _popen(self, project: str) -> subprocess.Popen[bytes]:
         env = {**os.environ, SETTINGS_ENV: self.settings.to_json()}
-        with (self._dir(project) / "runner.log").open("ab") as log:
+        with (self._made(project) / "runner.log").open("ab") as log:
             return subprocess.Popen(
                 [sys.executable, "-m", "labelloop.training.local_runner", project],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
@@ -106,79 +204,10 @@ class LocalQueue:
             if child is None:
                 return
             child.wait()
-            folder = self._dir(project)
             with self._lock:
                 if self._children.get(project) is not child:
                     return  # someone spawned a newer runner with its own watcher
-                if not has_pending(folder) or _lock_is_held(folder / LOCK):
+                if not self.has_pending(project) or self.holder(project) is not None:
                     del self._children[project]
                     return
                 self._children[project] = self._popen(project)
-
-
-def has_pending(folder: Path) -> bool:
-    return any((folder / name).exists() for name in PENDING_FILES.values())
-
-
-def _queue_pending(folder: Path, record: JobRecord, name: str) -> JobRecord:
-    pending = folder / name
-    tmp = folder / f".pending.{record.job_id}.tmp"
-    write_json_atomic(tmp, record.to_dict(), durable=False)
-    try:
-        os.link(tmp, pending)  # atomic create-if-absent, with complete content
-    except FileExistsError:
-        queued = read_json(pending)
-        if queued is not None:
-            existing = JobRecord.from_dict(queued)
-            if record.source == "label_studio" and existing.source != "label_studio":
-                # START_TRAINING asks for Label Studio's data; upgrade the queued job.
-                existing = existing.update(source="label_studio")
-                write_json_atomic(pending, existing.to_dict(), durable=False)
-            return existing
-        return _queue_pending(folder, record, name)  # claimed meanwhile: queue a new one
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return record
-
-
-def _lock_is_held(path: Path) -> bool:
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
-
-
-def try_lock(path: Path) -> IO[Any] | None:
-    """Hold the runner lock (returns the open file) or None if another runner has it."""
-    f = path.open("a+")
-    try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        return None
-    return f
-
-
-def peek_pending(folder: Path, kind: str = "train") -> JobRecord | None:
-    data = read_json(folder / PENDING_FILES[kind])
-    return JobRecord.from_dict(data) if data else None
-
-
-def claim_pending(folder: Path, kind: str = "train") -> JobRecord | None:
-    """Take the queued job of ``kind``, if any: later events queue a new one."""
-    try:
-        (folder / PENDING_FILES[kind]).replace(folder / CLAIMED)
-    except FileNotFoundError:
-        return None
-    data = read_json(folder / CLAIMED)
-    return JobRecord.from_dict(data) if data else None

@@ -22,19 +22,16 @@ from typing import Any
 
 from labelloop.errors import TrainingError
 from labelloop.sdk.annotations import first_choice
-from labelloop.sdk.context import ProjectContext
 from labelloop.sdk.evaluation import Evaluation, evaluate
-from labelloop.sdk.label_config import LabelConfig, parse_label_config
+from labelloop.sdk.label_config import LabelConfig
 from labelloop.sdk.model import LabelStudioModel, Task
-from labelloop.settings import Settings
 from labelloop.store.projects import ProjectInfo
-from labelloop.store.versions import VersionInfo
-from labelloop.training.evaluation import Split, predict_all, split
+from labelloop.store.versions import VersionInfo, VersionStatus
+from labelloop.training.holdout import Split, predict_all, split
+from labelloop.training.model_opener import ModelOpener
 from labelloop.training.promotion import Decision, decide
 
 Progress = Callable[[float, str], None]
-# The context a model is built with in the job, from the train_output it is built with.
-ContextFor = Callable[[dict[str, Any] | None], ProjectContext]
 EVAL_DIR = "eval"
 MIN_EVAL_TASKS = 10
 
@@ -49,26 +46,26 @@ class Outcome:
     evaluation: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def status(self) -> str:
-        return "ok" if self.decision.promote else "rejected"
+    def status(self) -> VersionStatus:
+        return VersionStatus.OK if self.decision.promote else VersionStatus.REJECTED
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, model_cls: type[LabelStudioModel], info: ProjectInfo,
-                 current: VersionInfo | None, progress: Progress,
-                 context: ContextFor) -> None:
-        self.settings = settings
-        self.context = context
-        self.model_cls = model_cls
-        self.info = info
-        self.config: LabelConfig = parse_label_config(info.label_config)
+    """Train version ``version`` of ``project`` (models built by ``opener``)."""
+
+    def __init__(self, opener: ModelOpener, project: str, version: str, info: ProjectInfo,
+                 current: VersionInfo | None, progress: Progress) -> None:
+        self.opener = opener
+        self.settings = opener.settings
+        self.model_cls = opener.model_class
+        self.project, self.version, self.info = project, version, info
+        self.config: LabelConfig = opener.label_config(info.label_config)
         self.current = current
         self.progress = progress
-        self.params = {**settings.model_kwargs, **(info.extra_params or {})}
 
     def build(self, train_output: dict[str, Any] | None) -> LabelStudioModel:
-        return self.model_cls(self.config, train_output=train_output,
-                              project=self.context(train_output), **self.params)
+        return self.opener.build(self.project, self.version, self.config, train_output,
+                                 self.info)
 
     def fit(self, tasks: list[Task], workdir: Path, span: tuple[float, float],
             what: str, **kwargs: Any) -> dict[str, Any]:

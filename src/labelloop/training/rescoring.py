@@ -18,21 +18,22 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 from labelloop.compat.loader import load_backend_class
-from labelloop.errors import LabelStudioError, TrainingError
+from labelloop.errors import LabelloopError, LabelStudioError, TrainingError
 from labelloop.sdk.label_studio import LabelStudioClient
 from labelloop.sdk.model import LabelStudioModel
 from labelloop.settings import Settings
 from labelloop.store.bundle import Stores
-from labelloop.store.jobs import JobRecord
-from labelloop.store.model_context import model_context, version_name
-from labelloop.store.projects import ProjectInfo
-from labelloop.training.evaluation import predict_all
+from labelloop.store.jobs import JobKind, JobRecord, JobState, Outcome
+from labelloop.store.model_context import version_name
+from labelloop.store.project_ids import is_label_studio_project
+from labelloop.store.projects import label_studio_of
+from labelloop.training.holdout import predict_all
+from labelloop.training.model_opener import ModelOpener
 from labelloop.training.uncertainty import SAMPLE, Clusterer, confidence, interleave, label_clusters
 
 log = logging.getLogger("labelloop.training")
@@ -56,11 +57,28 @@ class Target:
     model_version: str
 
 
-def label_studio_of(settings: Settings, info: ProjectInfo | None) -> tuple[str, str] | None:
-    """Label Studio's URL and key for a project: the settings', else what /setup sent."""
-    url = settings.label_studio_url or (info.hostname if info else None)
-    key = settings.label_studio_api_key or (info.access_token if info else None)
-    return (url, key) if url and key else None
+NO_LABEL_STUDIO = ("no Label Studio to re-score in (connect the project in Label Studio, "
+                   "or set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)")
+NOTHING_SERVES = "no version serves yet"
+
+
+def why_not_rescored(settings: Settings, stores: Stores, project: str) -> str | None:
+    """Why the project's unlabeled tasks in Label Studio are not re-scored now; None when
+    they should be. The one rule that the webhook, a training job and the re-scoring job
+    itself follow."""
+    if not settings.rescore:
+        return "re-scoring is off (LABELLOOP_RESCORE)"
+    if not is_label_studio_project(project):
+        return f"project {project} is not a Label Studio project"
+    try:
+        info = stores.registry.get(project)
+    except LabelloopError as exc:
+        return exc.message
+    if info is None or label_studio_of(settings, info) is None:
+        return NO_LABEL_STUDIO
+    if stores.versions.current_version(project) is None:
+        return NOTHING_SERVES
+    return None
 
 
 def run_rescore(settings: Settings, stores: Stores, record: JobRecord,
@@ -68,17 +86,18 @@ def run_rescore(settings: Settings, stores: Stores, record: JobRecord,
     """Re-score the project for ``record.version`` (the version that served when the job
     started); returns how many tasks were stored."""
     project, version = record.project, record.version
+    why_not = why_not_rescored(settings, stores, project)
+    if version is None or why_not == NOTHING_SERVES:
+        return 0
+    if why_not is not None:
+        raise TrainingError(f"project {project}: {why_not}")
     info = stores.registry.get(project)
     address = label_studio_of(settings, info)
-    if info is None or address is None or not project.isdigit():
-        raise TrainingError(f"project {project}: no Label Studio to re-score in (connect the "
-                            "project in Label Studio, or set LABEL_STUDIO_URL and "
-                            "LABEL_STUDIO_API_KEY)")
-    if version is None:
-        return 0
+    assert info is not None and address is not None  # why_not_rescored said so
     model_cls = load_backend_class(settings.backend_dir, settings.model_class)
     target = Target(project, *address, version, version_name(model_cls.__name__, version))
-    model = _served_model(settings, stores, info, model_cls, target)
+    opener = ModelOpener(settings, stores, model_cls)
+    model = opener.open_model(project, version, opener.label_config(info.label_config))
 
     def check() -> None:
         if stores.versions.current_version(project) != version:
@@ -107,15 +126,6 @@ def _sample_by_uncertainty(ls: LabelStudioClient, target: Target, stored: int) -
             raise
         log.info("project %s: no prediction of %s to sample from", target.project,
                  target.model_version)
-
-
-def _served_model(settings: Settings, stores: Stores, info: ProjectInfo,
-                  model_cls: type[LabelStudioModel], target: Target) -> LabelStudioModel:
-    train_output = stores.versions.get(target.project, target.version).train_output
-    ctx = model_context(settings, stores.state, target.project, info, model_cls.__name__,
-                        target.version, train_output)
-    params = {**settings.model_kwargs, **(info.extra_params or {})}
-    return model_cls(info.label_config, train_output=train_output, project=ctx, **params)
 
 
 def _scan(ls: LabelStudioClient, target: Target, model: LabelStudioModel, settings: Settings,
@@ -201,20 +211,17 @@ def rescore_job(settings: Settings, stores: Stores, record: JobRecord,
     try:
         stored = run_rescore(settings, stores, record, preempt, progress)
     except Cancelled as exc:
-        return record.update(state="finished", outcome="cancelled", ended=time.time(),
-                             error=str(exc), progress=None)
-    except (LabelStudioError, TrainingError) as exc:
-        return record.update(state="failed", outcome="failed", ended=time.time(),
-                             error=exc.message, progress=None)
-    except Exception as exc:  # the model's own code (building it, predict) failed
+        return record.ended_as(JobState.FINISHED, Outcome.CANCELLED, error=str(exc))
+    except LabelloopError as exc:  # Label Studio, the stores, or the model's constructor
+        return record.ended_as(JobState.FAILED, Outcome.FAILED, error=exc.message)
+    except Exception as exc:  # the model's own code (predict) failed
         log.exception("re-scoring project %s failed", record.project)
-        return record.update(state="failed", outcome="failed", ended=time.time(),
-                             error=f"{type(exc).__name__}: {exc}", progress=None)
-    return record.update(state="finished", outcome="rescored", ended=time.time(),
-                         metrics={"tasks": stored}, progress=None)
+        return record.ended_as(JobState.FAILED, Outcome.FAILED,
+                               error=f"{type(exc).__name__}: {exc}")
+    return record.ended_as(JobState.FINISHED, Outcome.RESCORED, metrics={"tasks": stored})
 
 
 def rescored(records: list[JobRecord], version: str | None) -> bool:
     """Whether a re-scoring job finished for ``version``."""
-    return any(r.kind == "rescore" and r.outcome == "rescored" and r.version == version
-               for r in records)
+    return any(r.kind is JobKind.RESCORE and r.outcome is Outcome.RESCORED
+               and r.version == version for r in records)

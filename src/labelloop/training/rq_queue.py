@@ -6,9 +6,10 @@ Coalescing across every server process:
 * ``labelloop:pending:<project>`` holds the one queued job (``SET NX``); a new pending job
   gets an RQ "drain" job.
 * A drain job takes ``labelloop:lock:<project>`` (renewed by a heartbeat while it runs, so
-  a killed worker's lock expires) or, if another worker holds it, returns at once: it never
-  blocks a worker that could train another project. The holder claims pending jobs
-  (``GETDEL``) until none is left, and looks once more after releasing the lock, so no
+  a killed worker's lock expires; its value names the job it runs) or, if another worker
+  holds it, returns at once: it never blocks a worker that could train another project.
+  The holder claims pending jobs (``GETDEL``) in the order the scheduling policy says
+  (:mod:`labelloop.training.policy`), and looks once more after releasing the lock, so no
   queued job is stranded. A project has at most one job running and one queued.
 * A SIGKILLed work-horse is reported by RQ to :func:`on_horse_killed`: the job is marked
   failed (not retried; the next annotation or START_TRAINING queues a fresh one), its
@@ -17,8 +18,12 @@ Coalescing across every server process:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -31,65 +36,141 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from labelloop.errors import LabelloopError
+from labelloop.logs import configure_logging
 from labelloop.settings import SETTINGS_ENV, Settings
-from labelloop.store.bundle import open_stores
-from labelloop.store.jobs import JobRecord, JobStore, new_job_id
-from labelloop.store.redis_stores import RELEASE_SCRIPT, connect, guarded, key, text
-from labelloop.training.cadence import due_at, last_train_job
-from labelloop.training.job import TrainingContext, fail_version, record_stats, run_job
+from labelloop.store.factory import open_stores
+from labelloop.store.jobs import JobKind, JobRecord, JobState, Outcome, new_job_id
+from labelloop.store.redis_stores import (
+    JOB_TIMEOUT_S,
+    RELEASE_SCRIPT,
+    SERVING_TIMEOUT_S,
+    connect,
+    guarded,
+    key,
+    text,
+)
+from labelloop.training.job import (
+    TrainingContext,
+    die_with_parent,
+    fail_version,
+    record_stats,
+    run_job,
+)
+from labelloop.training.policy import Scheduler, Turn
 
 log = logging.getLogger("labelloop.training")
 QUEUE = "labelloop"
 DRAIN = "labelloop.training.rq_queue.drain"
-JOB_TIMEOUT_S = 6 * 3600
+RQ_JOB_TIMEOUT_S = 6 * 3600
 ALIVE = {"queued", "started", "deferred", "scheduled"}
 
 
-PENDING_KEYS = {"train": "pending", "rescore": "pending-rescore"}
+PENDING_KEYS = {JobKind.TRAIN: "pending", JobKind.RESCORE: "pending-rescore"}
+IDLE = "idle-"  # a lock token that names no job: its holder is between jobs
 
 
-def pending_key(project: str, kind: str = "train") -> str:
+def pending_key(project: str, kind: JobKind = JobKind.TRAIN) -> str:
     return key(PENDING_KEYS[kind], project)
 
 
-class RQQueue:
-    def __init__(self, settings: Settings, jobs: JobStore) -> None:
+class RedisRunLock:
+    """The project's run lock, renewed while held so that a dead holder's lock expires.
+    Its value names the job the holder runs (:data:`IDLE` between jobs)."""
+
+    def __init__(self, client: redis.Redis, project: str, ttl_s: int,
+                 token: str | None = None) -> None:
+        self.redis, self.key = client, key("lock", project)
+        self.token = token or IDLE + new_job_id()
+        self.ttl_ms = ttl_s * 1000
+        self._stop = threading.Event()
+
+    def try_acquire(self) -> bool:
+        if not self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            return False
+        self._stop = threading.Event()
+        threading.Thread(target=self._beat, args=(self._stop,), daemon=True).start()
+        return True
+
+    def hold_for(self, job_id: str) -> None:
+        token = job_id or IDLE + new_job_id()
+        self.redis.set(self.key, token, xx=True, keepttl=True)
+        self.token = token
+
+    def _beat(self, stop: threading.Event) -> None:
+        while not stop.wait(self.ttl_ms / 3000):
+            try:
+                if text(self.redis.get(self.key) or b"") == self.token:
+                    self.redis.pexpire(self.key, self.ttl_ms)
+            except redis.RedisError as exc:
+                log.warning("lock heartbeat failed: %s", exc)
+
+    def release(self) -> None:
+        self._stop.set()
+        self.redis.eval(RELEASE_SCRIPT, 1, self.key, self.token)
+
+
+class RedisMedium:
+    """Queued jobs under ``labelloop:pending*:<project>``, the run lock under
+    ``labelloop:lock:<project>``; an RQ "drain" job runs a project's queued jobs."""
+
+    def __init__(self, settings: Settings, timeout_s: float = SERVING_TIMEOUT_S) -> None:
         assert settings.redis_url
-        self.redis = connect(settings.redis_url)
+        self.settings = settings
+        self.redis = connect(settings.redis_url, timeout_s)
         self.queue = Queue(QUEUE, connection=self.redis)
-        self.jobs = jobs
 
     @guarded
-    def schedule(self, project: str, source: str, kind: str = "train") -> JobRecord:
-        """Queue a job of ``kind`` or join the queued one. A re-scoring job joins a queued
-        training job: the training job re-scores when it promotes."""
-        if kind == "rescore" and (train := self._pending(project, "train")) is not None:
-            return train
-        new = JobRecord(new_job_id(), project, "queued", source, kind=kind)
-        if self.redis.set(pending_key(project, kind), orjson.dumps(new.to_dict()), nx=True):
-            self.jobs.put(new)
-            self._enqueue(project)  # always: a draining worker may be past its last look
-            return new
-        queued = self._pending(project, kind)
-        if queued is None:  # claimed in between: queue a fresh one
-            return self.schedule(project, source, kind)
-        if source == "label_studio" and queued.source != source:
-            # START_TRAINING asks for Label Studio's data, now: upgrade the queued job,
-            # and wake a drain even if one waits for the job to fall due.
-            queued = queued.update(source=source)
-            self.redis.set(pending_key(project, kind), orjson.dumps(queued.to_dict()), xx=True)
-            self._enqueue(project)
-        elif not self._drain_alive(project) and not self.redis.exists(key("lock", project)):
-            self._enqueue(project)  # its drain job was lost and nobody holds the project
-        return queued
+    def put_pending(self, record: JobRecord) -> JobRecord | None:
+        name = pending_key(record.project, record.kind)
+        while not self.redis.set(name, orjson.dumps(record.to_dict()), nx=True):
+            queued = self.peek_pending(record.project, record.kind)
+            if queued is not None:
+                return queued
+            # claimed between the two calls: try again
+        return None
 
-    def _pending(self, project: str, kind: str) -> JobRecord | None:
+    @guarded
+    def peek_pending(self, project: str, kind: JobKind) -> JobRecord | None:
         raw = self.redis.get(pending_key(project, kind))
         return JobRecord.from_dict(orjson.loads(raw)) if raw else None
 
-    def _enqueue(self, project: str, at: float | None = None) -> None:
+    @guarded
+    def replace_pending(self, record: JobRecord) -> bool:
+        return bool(self.redis.set(pending_key(record.project, record.kind),
+                                   orjson.dumps(record.to_dict()), xx=True))
+
+    @guarded
+    def claim_pending(self, project: str, kind: JobKind) -> JobRecord | None:
+        raw = self.redis.getdel(pending_key(project, kind))
+        return JobRecord.from_dict(orjson.loads(raw)) if raw else None
+
+    @guarded
+    def holder(self, project: str) -> str | None:
+        raw = self.redis.get(key("lock", project))
+        if raw is None:
+            return None
+        token = text(raw)
+        return "" if token.startswith(IDLE) else token
+
+    def run_lock(self, project: str) -> RedisRunLock:
+        return RedisRunLock(self.redis, project, self.settings.job_lock_ttl_s)
+
+    @guarded
+    def wake(self, project: str, urgent: bool) -> None:
+        # Urgent: always, since a draining worker may be past its last look.
+        if urgent or (not self._drain_alive(project)
+                      and not self.redis.exists(key("lock", project))):
+            self.enqueue(project)  # else its drain job was lost and nobody holds the project
+
+    def ask_turn(self, project: str, asked: bool) -> None:
+        """Nothing to ask: a drain never holds the lock between jobs."""
+
+    def turn_asked(self, project: str) -> bool:
+        return False
+
+    def enqueue(self, project: str, at: float | None = None) -> None:
         """A drain job for ``project``, now or at the Unix time ``at`` (RQ's scheduler)."""
-        options: dict[str, Any] = {"job_timeout": JOB_TIMEOUT_S, "result_ttl": 86400,
+        options: dict[str, Any] = {"job_timeout": RQ_JOB_TIMEOUT_S, "result_ttl": 86400,
                                    "failure_ttl": 7 * 86400}
         if at is None:
             job = self.queue.enqueue(DRAIN, project, **options)
@@ -107,105 +188,34 @@ class RQQueue:
         except NoSuchJobError:
             return False
 
-    @guarded
-    def pending(self, project: str) -> JobRecord | None:
-        """The queued training job, else the queued re-scoring job."""
-        return self._pending(project, "train") or self._pending(project, "rescore")
-
-    @guarded
-    def is_running(self, project: str) -> bool:
-        return bool(self.redis.exists(key("lock", project)))
-
-
-class _Lock:
-    """The project's run lock, renewed while held so that a dead holder's lock expires."""
-
-    def __init__(self, client: redis.Redis, project: str, token: str, ttl_s: int) -> None:
-        self.redis, self.key, self.token = client, key("lock", project), token
-        self.ttl_ms = ttl_s * 1000
-        self._stop = threading.Event()
-
-    def try_acquire(self) -> bool:
-        if not self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms):
-            return False
-        self._stop = threading.Event()
-        threading.Thread(target=self._beat, args=(self._stop,), daemon=True).start()
-        return True
-
-    def retoken(self, token: str) -> None:
-        self.redis.set(self.key, token, xx=True, keepttl=True)
-        self.token = token
-
-    def _beat(self, stop: threading.Event) -> None:
-        while not stop.wait(self.ttl_ms / 3000):
-            try:
-                if text(self.redis.get(self.key) or b"") == self.token:
-                    self.redis.pexpire(self.key, self.ttl_ms)
-            except redis.RedisError as exc:
-                log.warning("lock heartbeat failed: %s", exc)
-
-    def release(self) -> None:
-        self._stop.set()
-        self.redis.eval(RELEASE_SCRIPT, 1, self.key, self.token)
-
-
-class _Drain:
-    """One worker's turn at a project: due training jobs first, else queued re-scoring."""
-
-    def __init__(self, settings: Settings, project: str) -> None:
-        self.settings, self.project = settings, project
-        stores = open_stores(settings)
-        self.client = connect(str(settings.redis_url))
-        self.queue = RQQueue(settings, stores.jobs)
-        self.ctx = TrainingContext(settings, stores, self.queue,
-                                   preempt=lambda: self.train_wait() == 0.0)
-        self.last_train = last_train_job(stores.jobs.records(project))
-
-    def train_wait(self) -> float | None:
-        """Seconds until the queued training job is due (0: now); None: none queued."""
-        queued = self.queue._pending(self.project, "train")
-        if queued is None:
-            return None
-        due = due_at(queued, self.last_train, self.settings.train_min_interval_s,
-                     self.settings.train_interval_factor)
-        return max(0.0, due - time.time())
-
-    def claim(self, lock: _Lock) -> JobRecord | None:
-        kind = "train" if self.train_wait() == 0.0 else "rescore"
-        raw = self.client.getdel(pending_key(self.project, kind))
-        if raw is None:
-            return None
-        record = JobRecord.from_dict(orjson.loads(raw))
-        lock.retoken(record.job_id)  # the lock names the job: status checks see it
-        return record
-
-    def run(self, record: JobRecord) -> None:
-        done = run_job(self.ctx, record)
-        if done.kind == "train":
-            self.last_train = done
-
 
 def drain(project: str) -> dict[str, Any]:
     """The RQ job: run the project's queued jobs, unless another worker is. A training job
     that is not due yet gets a drain job scheduled for when it is."""
+    die_with_parent(os.getppid())  # a worker that stops takes its jobs down with it
     settings = Settings.from_json(os.environ[SETTINGS_ENV])
-    turn = _Drain(settings, project)
+    stores = open_stores(settings, for_jobs=True)
+    medium = RedisMedium(settings, JOB_TIMEOUT_S)
+    scheduler = Scheduler(settings, medium, stores.jobs)
+    lock = medium.run_lock(project)
     current = get_current_job()
-    lock = _Lock(turn.client, project, current.id if current else new_job_id(),
-                 settings.job_lock_ttl_s)
     ran = []
     while lock.try_acquire():
+        if current is not None:  # which RQ job holds the project, for on_horse_killed
+            medium.redis.set(key("lock-owner", project), current.id)
         try:
-            while (record := turn.claim(lock)) is not None:
-                turn.run(record)
+            turn = Turn(scheduler, project, lock)
+            ctx = TrainingContext(settings, stores, scheduler, preempt=turn.preempted)
+            while (record := turn.claim()) is not None:
+                turn.ran(run_job(ctx, record))
                 ran.append(record.job_id)
         finally:
             lock.release()
-        wait = turn.train_wait()
-        if wait:  # looked after releasing: a job queued meanwhile is not stranded
-            turn.queue._enqueue(project, at=time.time() + wait)
+        wait = scheduler.work_left(project)  # looked after releasing: nothing is stranded
+        if wait is None:
             break
-        if wait is None and not turn.client.exists(pending_key(project, "rescore")):
+        if wait > 0:
+            medium.enqueue(project, at=time.time() + wait)
             break
     return {"ran": ran}
 
@@ -228,43 +238,101 @@ def on_horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
 
 def _record_killed(job: Job, reason: str) -> None:
     settings = Settings.from_json(os.environ[SETTINGS_ENV])
-    stores = open_stores(settings)
+    stores = open_stores(settings, for_jobs=True)
+    medium = RedisMedium(settings, JOB_TIMEOUT_S)
     project = str(job.args[0])
-    client = connect(str(settings.redis_url))
-    holder = client.get(key("lock", project))
-    record = stores.jobs.get(text(holder)) if holder else stores.jobs.get(job.id)
-    if record.state in ("running", "queued"):
-        if record.version:
-            fail_version(stores, project, record.version, record.job_id, reason)
-        record = record.update(state="failed", outcome="failed", ended=time.time(),
-                               error=reason)
-        stores.jobs.put(record)
-        record_stats(stores, record)
-    if holder:
-        _Lock(client, project, text(holder), settings.job_lock_ttl_s).release()
-    if any(client.exists(pending_key(project, kind)) for kind in PENDING_KEYS):
-        RQQueue(settings, stores.jobs)._enqueue(project)  # queued behind the dead job
-    log.error("training job %s of project %s failed: %s", record.job_id, project, reason)
+    client = medium.redis
+    if text(client.get(key("lock-owner", project)) or b"") == job.id:
+        # The dead drain held the project: fail the job it ran and free the project.
+        holder = medium.holder(project)
+        record = stores.jobs.get(holder) if holder else None
+        if record is not None and not record.state.ended:
+            if record.version:
+                fail_version(stores, project, record.version, record.job_id, reason)
+            record = record.ended_as(JobState.FAILED, Outcome.FAILED, error=reason)
+            stores.jobs.put(record)
+            record_stats(stores, record)
+            log.error("%s job %s of project %s failed: %s", record.kind, record.job_id,
+                      project, reason)
+        token = client.get(key("lock", project))
+        if token is not None:
+            RedisRunLock(client, project, settings.job_lock_ttl_s, text(token)).release()
+    if any(medium.peek_pending(project, kind) for kind in PENDING_KEYS):
+        medium.enqueue(project)  # queued behind the dead job
+
+
+EX_TEMPFAIL = 75  # the RQ worker lost Redis: the supervisor starts another
 
 
 def run_worker(settings: Settings, burst: bool = False) -> None:
-    """``labelloop worker``: run training jobs from Redis until stopped.
+    """``labelloop worker``: supervise one RQ worker process until stopped.
 
-    RQ retries a lost Redis only while idle; mid-job it gives up. Then we start a new RQ
-    worker (with backoff) instead of exiting: a Redis restart must not stop training.
+    A lost Redis ends the RQ worker (mid-job, RQ gives up): a new one starts, with backoff,
+    so a Redis restart does not stop training. SIGTERM or SIGINT: the RQ worker gets RQ's
+    warm shutdown for ``shutdown_grace_s`` (its job may finish), then it is killed with its
+    job, which then counts as failed, as after any kill: the previous version serves.
     """
-    os.environ[SETTINGS_ENV] = settings.to_json()  # read by drain() in each work-horse
-    client = connect(str(settings.redis_url))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     delay = 1.0
-    while True:
-        try:  # Worker() talks to Redis too
-            worker = Worker([Queue(QUEUE, connection=client)], connection=client,
-                            work_horse_killed_handler=on_horse_killed)
-            # The scheduler starts drains for training jobs once they fall due.
-            worker.work(burst=burst, logging_level=settings.log_level.upper(),
-                        with_scheduler=True)
+    while not stop.is_set():
+        code = _supervise(settings, burst, stop)
+        if stop.is_set() or code == 0:
             return
-        except redis.RedisError as exc:
-            log.error("lost Redis (%s); starting a new worker in %.0f s", exc, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 30.0)
+        log.error("the RQ worker exited (%s); starting a new one in %.0f s", code, delay)
+        stop.wait(delay)
+        delay = min(delay * 2, 30.0)
+
+
+def _supervise(settings: Settings, burst: bool, stop: threading.Event) -> int:
+    """Run one RQ worker process to its end; returns its exit code."""
+    env = {**os.environ, SETTINGS_ENV: settings.to_json()}
+    cmd = [sys.executable, "-m", "labelloop.training.rq_queue", *(["--burst"] if burst else [])]
+    child = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+    while child.poll() is None and not stop.wait(0.1):
+        pass
+    if child.poll() is None:  # asked to stop: warm shutdown, then the kill
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(settings.shutdown_grace_s)
+        except subprocess.TimeoutExpired:
+            log.warning("the RQ worker did not stop within %.0f s: killing it and its job",
+                        settings.shutdown_grace_s)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # its scheduler too; horses die with it
+        child.wait()
+    return int(child.returncode)
+
+
+def _work(burst: bool) -> int:
+    """The RQ worker process (``python -m labelloop.training.rq_queue``)."""
+    die_with_parent(os.getppid())  # a `labelloop worker` killed outright takes it along
+    settings = Settings.from_json(os.environ[SETTINGS_ENV])  # drain() reads it too
+    configure_logging(settings.log_level, settings.log_format)
+    client = connect(str(settings.redis_url), JOB_TIMEOUT_S)
+    try:  # Worker() talks to Redis too
+        worker = _Worker([Queue(QUEUE, connection=client)], connection=client,
+                         work_horse_killed_handler=on_horse_killed)
+        # The scheduler starts drains for training jobs once they fall due.
+        worker.work(burst=burst, logging_level=settings.log_level.upper(),
+                    with_scheduler=True)
+    except redis.RedisError as exc:
+        log.error("lost Redis: %s", exc)
+        return EX_TEMPFAIL
+    # RQ also returns, unasked, when Redis times out: then start anew.
+    return 0 if burst or worker.stopping else EX_TEMPFAIL
+
+
+class _Worker(Worker):
+    """An RQ worker that remembers whether it was asked to stop."""
+
+    stopping = False
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.stopping = True
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+
+if __name__ == "__main__":
+    sys.exit(_work("--burst" in sys.argv[1:]))

@@ -1,4 +1,4 @@
-"""Loaded models, built once per (project, version, label config) and kept in an LRU."""
+"""A small LRU of things costly to build: loaded models, parsed label configs."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class ModelCache(Generic[T]):
-    """A small thread-safe LRU; a model is built once even when many requests race for it.
+class LRUCache(Generic[T]):
+    """A small thread-safe LRU; a value is built once even when many requests race for it.
 
-    >>> cache: ModelCache[str] = ModelCache(maxsize=1)
+    >>> cache: LRUCache[str] = LRUCache(maxsize=1)
     >>> cache.get_or_build("a", lambda: "model-a"), cache.get_or_build("a", lambda: "other")
     ('model-a', 'model-a')
     """

@@ -1,0 +1,77 @@
+"""Serving the app with uvicorn, in one process or several (``--workers``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+from labelloop.backend.metrics import MULTIPROC_ENV
+from labelloop.errors import ScriptError
+from labelloop.logs import configure_logging
+from labelloop.settings import SETTINGS_ENV, Settings
+
+
+def serve(settings: Settings) -> None:
+    """Serve until stopped (SIGTERM, Ctrl-C): ``labelloop start`` and ``_wsgi.py``."""
+    level = "DEBUG" if settings.debug else settings.log_level.upper()
+    configure_logging(level, settings.log_format)
+    common: dict[str, Any] = {"host": settings.host, "port": settings.port,
+                              "log_level": level.lower(), "access_log": settings.debug,
+                              "log_config": None}  # one log format: ours
+    if settings.workers > 1:
+        _serve_workers(settings, common)
+    else:
+        _serve_one(settings, common)
+
+
+def _serve_workers(settings: Settings, common: dict[str, Any]) -> None:
+    import uvicorn
+
+    # Check the script in a throw-away process: the supervisor stays small.
+    check_script(settings)
+    os.environ[SETTINGS_ENV] = settings.to_json()
+    owned = None
+    if settings.metrics and not os.environ.get(MULTIPROC_ENV):
+        # Each worker writes its counters here; /metrics adds them up.
+        owned = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="labelloop-metrics-")
+    logging.getLogger("labelloop").info("starting %d server processes", settings.workers)
+    try:
+        uvicorn.run("labelloop.server.app:app_from_env", factory=True,
+                    workers=settings.workers, **common)
+    finally:
+        if owned:
+            shutil.rmtree(owned, ignore_errors=True)
+
+
+def _serve_one(settings: Settings, common: dict[str, Any]) -> None:
+    import uvicorn
+
+    from labelloop.server.app import create_app
+
+    app = create_app(settings)  # loads the model script now: errors show before serving
+    backend = app.state.backend
+    mode = f"{backend.stores.mode} mode"
+    if backend.stores.mode == "redis":
+        mode += f" ({settings.redis_url}: " + (
+            "answering)" if backend.stores.ping() else "NOT answering; serving what is loaded)")
+    logging.getLogger("labelloop").info(
+        "serving %s (%s) in %s from %s, versions in %s", backend.model_class.__name__,
+        backend.generation, mode, settings.backend_dir, settings.model_dir)
+    uvicorn.run(app, **common)
+
+
+def check_script(settings: Settings) -> None:
+    """Load the model class in a subprocess; raise its error message if it fails."""
+    code = ("import sys\nfrom labelloop.errors import LabelloopError\n"
+            "from labelloop.compat.loader import load_backend_class\n"
+            "try:\n    load_backend_class(sys.argv[1], sys.argv[2] or None)\n"
+            "except LabelloopError as e:\n    sys.exit(e.message)\n")
+    result = subprocess.run([sys.executable, "-c", code, str(settings.backend_dir),
+                             settings.model_class or ""], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ScriptError(result.stderr.strip().splitlines()[-1])

@@ -1,0 +1,1 @@
+"""What the tests share: data, servers, HTTP calls and waiting (fixtures stay in conftest)."""
