@@ -195,26 +195,35 @@ def _classes(votes: _Votes[T, A, L], classes: Sequence[L] | None) -> list[L]:
 
 
 class _DawidSkene(Generic[T, A, L]):
-    """The EM state: posteriors ``post[i][j]`` (task i is of class j), class ``prior[j]``,
-    and ``confusion[a][j][l]`` (annotator a answers l when the truth is j)."""
+    """The EM state: class ``prior[j]``, ``confusion[a][j][l]`` (annotator a answers l
+    when the truth is j), and the posteriors ``post[v][j]`` (class j) of each *voting
+    pattern* v: tasks with the same votes from the same annotators always share their
+    posterior, so EM runs over the distinct patterns (32 for 4 annotators, 3 a task
+    and 2 labels), each weighted by its number of tasks."""
 
     def __init__(self, votes: _Votes[T, A, L], classes: list[L], smoothing: float) -> None:
         self.votes, self.classes, self.smoothing = votes, classes, smoothing
         index = {label: j for j, label in enumerate(classes)}
-        self.tasks = list(votes.by_task)
         self.annotators = list(dict.fromkeys(a for v in votes.by_task.values() for a in v))
         who = {a: n for n, a in enumerate(self.annotators)}
-        # Per task, its votes as (annotator number, class number).
-        self.task_votes = [[(who[a], index[label]) for a, (label, _) in votes.by_task[t].items()]
-                           for t in self.tasks]
-        self.post = [self._shares(v) for v in self.task_votes]
+        self.pattern_of: dict[T, int] = {}
+        found: dict[tuple[tuple[int, int], ...], int] = {}
+        for task, task_votes in votes.by_task.items():
+            # (annotator number, class number) of each vote, in a canonical order.
+            key = tuple(sorted((who[a], index[label]) for a, (label, _) in task_votes.items()))
+            self.pattern_of[task] = found.setdefault(key, len(found))
+        self.patterns = list(found)
+        self.weight = [0] * len(found)
+        for pattern in self.pattern_of.values():
+            self.weight[pattern] += 1
+        self.post = [self._shares(v) for v in self.patterns]
         self.prior: list[float] = []
         self.confusion: list[list[list[float]]] = []
 
-    def _shares(self, task_votes: list[tuple[int, int]]) -> list[float]:
+    def _shares(self, pattern: tuple[tuple[int, int], ...]) -> list[float]:
         shares = [0.0] * len(self.classes)
-        for _, label in task_votes:
-            shares[label] += 1 / len(task_votes)
+        for _, label in pattern:
+            shares[label] += 1 / len(pattern)
         return shares
 
     def run(self, max_iterations: int, tolerance: float) -> tuple[int, bool]:
@@ -228,38 +237,38 @@ class _DawidSkene(Generic[T, A, L]):
 
     def _maximise(self) -> None:
         k, s = len(self.classes), self.smoothing
-        totals = [sum(p[j] for p in self.post) for j in range(k)]
-        self.prior = [(totals[j] + s) / (len(self.post) + k * s) for j in range(k)]
+        totals = [0.0] * k
         counts = [[[0.0] * k for _ in range(k)] for _ in self.annotators]
-        for post, task_votes in zip(self.post, self.task_votes, strict=True):
-            for a, label in task_votes:
-                for j in range(k):
-                    counts[a][j][label] += post[j]
+        for post, pattern, weight in zip(self.post, self.patterns, self.weight, strict=True):
+            for j in range(k):
+                totals[j] += weight * post[j]
+                for a, label in pattern:
+                    counts[a][j][label] += weight * post[j]
+        self.prior = [(totals[j] + s) / (sum(self.weight) + k * s) for j in range(k)]
         self.confusion = [[_normalised(row, s) for row in matrix] for matrix in counts]
 
     def _expect(self) -> float:
         """New posteriors; returns the largest change of any of them."""
         moved = 0.0
         log_prior = [_log(p) for p in self.prior]
-        for i, task_votes in enumerate(self.task_votes):
+        for v, pattern in enumerate(self.patterns):
             logs = list(log_prior)
-            for a, label in task_votes:
+            for a, label in pattern:
                 for j in range(len(logs)):
                     logs[j] += _log(self.confusion[a][j][label])
             post = _softmax(logs)
-            moved = max(moved, *(abs(x - y) for x, y in zip(post, self.post[i], strict=True)))
-            self.post[i] = post
+            moved = max(moved, *(abs(x - y) for x, y in zip(post, self.post[v], strict=True)))
+            self.post[v] = post
         return moved
 
     def result(self, iterations: int, converged: bool) -> Consensus[T, A, L]:
-        chosen, tasks = {}, {}
-        for task, post in zip(self.tasks, self.post, strict=True):
-            votes = self.votes.by_task[task]
+        tasks = {}
+        for task, votes in self.votes.by_task.items():
+            post = self.post[self.pattern_of[task]]
             best = max(post)
             tied = [self.classes[j] for j, p in enumerate(post) if p == best]
             fallback = _majority_label(votes)
             label = fallback if fallback in tied else tied[0]
-            chosen[task] = label
             tasks[task] = TaskConsensus(label, self.votes.agreement(task, label), len(votes),
                                         best)
         return Consensus("dawid_skene", tasks, self._accuracy(), iterations, converged,
@@ -269,10 +278,10 @@ class _DawidSkene(Generic[T, A, L]):
         """Per annotator, the mean posterior of the labels they gave."""
         right = [0.0] * len(self.annotators)
         count = [0] * len(self.annotators)
-        for post, task_votes in zip(self.post, self.task_votes, strict=True):
-            for a, label in task_votes:
-                right[a] += post[label]
-                count[a] += 1
+        for post, pattern, weight in zip(self.post, self.patterns, self.weight, strict=True):
+            for a, label in pattern:
+                right[a] += weight * post[label]
+                count[a] += weight
         return {name: right[a] / count[a] for a, name in enumerate(self.annotators)}
 
 
