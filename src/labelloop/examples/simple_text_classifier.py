@@ -22,7 +22,8 @@ than by a Python analyzer per text (which cost 83 % of predicting):
 Predicting needs only numpy, so a serving process never imports scikit-learn (~100 MB
 each). ``fit`` uses scipy and scikit-learn's LogisticRegression, imported there.
 ``model.pkl`` holds plain data (a dict of numpy arrays and lists), so it loads under any
-module name. ``features()`` gives the tf-idf rows themselves, for clustering.
+module name. ``features()`` gives the tf-idf rows themselves, for clustering, and
+``class_probabilities()`` every class's probability, for auditing labels.
 
 Copy it into a backend with ``labelloop init my_backend --script simple_text_classifier.py``.
 """
@@ -302,6 +303,18 @@ class _Scorer:
         best = shifted.argmax(axis=1)
         return best, shifted[np.arange(len(texts)), best] / shifted.sum(axis=1)
 
+    def probabilities(self, texts: list[str]) -> Floats:
+        """scikit-learn's predict_proba: one row per text, one column per class."""
+        decision = self.decision(texts)
+        if decision.shape[1] == 1:  # binary: P(classes[1]) = sigmoid(decision)
+            margin = decision[:, 0]
+            sure = 1 / (1 + np.exp(-np.abs(margin)))  # |margin|: exp never overflows
+            positive = np.where(margin > 0, sure, 1 - sure)
+            return np.column_stack([1 - positive, positive])
+        shifted = np.exp(decision - decision.max(axis=1, keepdims=True))  # softmax
+        probs: Floats = shifted / shifted.sum(axis=1, keepdims=True)
+        return probs
+
     def features(self, texts: list[str]) -> Any:
         """L2-normalised tf-idf rows (scipy.sparse.csr_matrix), one column per
         vocabulary n-gram in the training order."""
@@ -395,6 +408,20 @@ class SimpleTextClassifier(LabelStudioModel):
         return [prediction([choices_region(name, to_name, [classes[b]], score=s,
                                            region_id=ids[10 * i:10 * i + 10])], score=s)
                 for i, (b, s) in enumerate(zip(best.tolist(), scores.tolist(), strict=True))]
+
+    def class_probabilities(self, tasks: list[dict[str, Any]]) -> tuple[list[str], Floats]:
+        """(the model's classes, an array of shape (tasks, classes)): each task's
+        probability of each class, columns in the order of the classes. These are the
+        probabilities behind ``predict``'s label and score (its score is the row's
+        maximum), for auditing labels (``labelloop.sdk.label_audit``). Untrained, there
+        are no classes: ([], an array of shape (tasks, 0))."""
+        texts = self._texts(tasks)
+        if self.scorer is not None:
+            return list(self.scorer.classes), self.scorer.probabilities(texts)
+        if self.legacy is not None:
+            probs = np.asarray(self.legacy.predict_proba(texts), dtype=np.float64)
+            return [str(c) for c in self.legacy.classes_], probs
+        return [], np.zeros((len(texts), 0))
 
     def features(self, tasks: list[dict[str, Any]]) -> Any:
         """The L2-normalised tf-idf rows the classifier scores, one per task: a
