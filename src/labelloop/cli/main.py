@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +22,7 @@ from labelloop.cli.options import (
 )
 from labelloop.cli.scaffold import EXAMPLES
 from labelloop.logs import configure_logging
-from labelloop.settings import SETTINGS_ENV, Settings
+from labelloop.settings import Settings
 
 
 @click.group()
@@ -99,42 +96,11 @@ def start(backend_dir: Path, more_kwargs: tuple[str, ...], with_kwargs: tuple[st
 
 
 def serve(settings: Settings) -> None:
-    import uvicorn
+    from labelloop.server.serving import serve as run_server
 
-    from labelloop.backend.metrics import MULTIPROC_ENV
-    from labelloop.server.app import create_app
-
-    level = "DEBUG" if settings.debug else settings.log_level.upper()
-    configure_logging(level, settings.log_format)
-    common: dict[str, Any] = {"host": settings.host, "port": settings.port,
-                              "log_level": level.lower(), "access_log": settings.debug,
-                              "log_config": None}  # one log format: ours
     if settings.workers > 1:
-        # Check the script in a throw-away process: the supervisor stays small.
-        check_script(settings)
-        os.environ[SETTINGS_ENV] = settings.to_json()
-        owned = None
-        if settings.metrics and not os.environ.get(MULTIPROC_ENV):
-            # Each worker writes its counters here; /metrics adds them up.
-            owned = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="labelloop-metrics-")
-        logging.getLogger("labelloop").info("starting %d server processes", settings.workers)
-        try:
-            uvicorn.run("labelloop.server.app:app_from_env", factory=True,
-                        workers=settings.workers, **common)
-        finally:
-            if owned:
-                shutil.rmtree(owned, ignore_errors=True)
-        return
-    app = create_app(settings)  # loads the model script now: errors show before serving
-    backend = app.state.backend
-    mode = f"{backend.stores.mode} mode"
-    if backend.stores.mode == "redis":
-        mode += f" ({settings.redis_url}: " + (
-            "answering)" if backend.stores.ping() else "NOT answering; serving what is loaded)")
-    logging.getLogger("labelloop").info(
-        "serving %s (%s) in %s from %s, versions in %s", backend.model_class.__name__,
-        backend.generation, mode, settings.backend_dir, settings.model_dir)
-    uvicorn.run(app, **common)
+        check_script(settings)  # in a throw-away process: the supervisor stays small
+    run_server(settings)
 
 
 def check_script(settings: Settings) -> None:
