@@ -292,8 +292,9 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
 
 
 # Scripts written for the old APIs import modules only labelloop's stand-ins provide:
-# they are test data, loaded by labelloop, not modules pytest should import.
-collect_ignore = ["compat_scripts"]
+# they are test data, loaded by labelloop, not modules pytest should import. data/examples:
+# backends with tests of their own, which test_examples.py runs in copies of their folders.
+collect_ignore = ["compat_scripts", "data"]
 
 
 LSML_VENV = Path(os.environ.get("LABELLOOP_LSML_VENV")
