@@ -22,7 +22,6 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from fastapi import FastAPI
-from starlette.testclient import TestClient
 
 from labelloop.backend.service import Backend
 from labelloop.compat.loader import as_model_class, backend_script
@@ -200,6 +199,10 @@ class LegacyTestClient:
     ``content_type=``, ``headers=``, ``query_string=``) on Starlette's TestClient."""
 
     def __init__(self, asgi: FastAPI, raise_errors: bool) -> None:
+        # Imported here: only tests need it, and Starlette warns when it finds httpx
+        # rather than httpx2.
+        from starlette.testclient import TestClient
+
         self.client = TestClient(asgi, raise_server_exceptions=raise_errors)
 
     def __enter__(self) -> LegacyTestClient:
