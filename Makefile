@@ -6,8 +6,11 @@ LS_VENV ?= $(HOME)/.cache/labelloop/ls-venv-1.23.2
 # The real label-studio-ml 1.0.9 from PyPI, with labelloop: the tests check that a real
 # installation is hosted, never shadowed by labelloop's stand-ins.
 LSML_VENV ?= $(HOME)/.cache/labelloop/lsml-venv-1.0.9
+# What label-studio-ml-backend's examples import (label-studio-sdk pulls pandas and opencv:
+# kept out of the test venv), for their own tests run on labelloop.
+EXAMPLES_VENV ?= $(HOME)/.cache/labelloop/examples-venv
 
-.PHONY: venv demo test test-fast check lint typecheck bench ls-venv lsml-venv redis-server chromium clean
+.PHONY: venv demo test test-fast check lint typecheck bench ls-venv lsml-venv examples-venv redis-server chromium tesseract clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +25,9 @@ demo: venv ls-venv
 	$(VENV)/bin/labelloop demo --ls-venv $(LS_VENV)
 
 ## The whole test suite, installing what it needs first.
-test: venv ls-venv lsml-venv redis-server chromium
-	LABELLOOP_LS_VENV=$(LS_VENV) LABELLOOP_LSML_VENV=$(LSML_VENV) $(PY) -m pytest
+test: venv ls-venv lsml-venv examples-venv redis-server chromium tesseract
+	LABELLOOP_LS_VENV=$(LS_VENV) LABELLOOP_LSML_VENV=$(LSML_VENV) \
+	  LABELLOOP_EXAMPLES_VENV=$(EXAMPLES_VENV) $(PY) -m pytest
 
 test-fast: venv chromium
 	$(PY) -m pytest -m "not e2e"
@@ -63,6 +67,19 @@ $(LSML_VENV)/.installed: pyproject.toml
 	$(LSML_VENV)/bin/pip install -q label-studio-ml==1.0.9 redis rq
 	$(LSML_VENV)/bin/pip install -q -e '.[examples]'
 	touch $@
+
+examples-venv: $(EXAMPLES_VENV)/.installed
+$(EXAMPLES_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(EXAMPLES_VENV)
+	$(EXAMPLES_VENV)/bin/pip install -q -e '.[examples,redis,sdk,wsgi]' pytest responses \
+	  gunicorn openai pytesseract pillow httpx2
+	touch $@
+
+## Debian's Tesseract with Chinese, for the OCR example.
+tesseract:
+	@command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -q chi_sim || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q tesseract-ocr tesseract-ocr-chi-sim; \
+	  else sudo apt-get update -q && sudo apt-get install -y -q tesseract-ocr tesseract-ocr-chi-sim; fi; }
 
 ## Debian's Chromium and chromedriver, for the status page's browser test.
 chromium:

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from support.data import EXAMPLE, MODELS, ROOT
-from support.servers import LSML_VENV, Deployment, RedisServer, Server, make_backend
+from support.servers import (
+    EXAMPLES_VENV,
+    LSML_VENV,
+    Deployment,
+    RedisServer,
+    Server,
+    make_backend,
+)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -73,8 +80,9 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
 
 
 # Scripts written for the old APIs import modules only labelloop's stand-ins provide:
-# they are test data, loaded by labelloop, not modules pytest should import.
-collect_ignore = ["compat_scripts"]
+# they are test data, loaded by labelloop, not modules pytest should import. data/examples:
+# backends with tests of their own, which test_examples.py runs in copies of their folders.
+collect_ignore = ["compat_scripts", "data"]
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +92,14 @@ def lsml_python() -> str:
     # make decides: nothing to do when the venv is newer than pyproject.toml.
     subprocess.run(["make", "-s", "lsml-venv", f"LSML_VENV={LSML_VENV}"], cwd=ROOT, check=True)
     return str(LSML_VENV / "bin" / "python")
+
+
+@pytest.fixture(scope="session")
+def examples_python() -> str:
+    """Python of a virtualenv with what label-studio-ml-backend's examples import
+    (label-studio-sdk, openai, pytesseract, responses, gunicorn...) and this labelloop
+    (``make examples-venv`` makes it; made here if missing). The SDK pulls pandas and
+    opencv: the test venv stays without it."""
+    subprocess.run(["make", "-s", "examples-venv", f"EXAMPLES_VENV={EXAMPLES_VENV}"], cwd=ROOT,
+                   check=True)
+    return str(EXAMPLES_VENV / "bin" / "python")

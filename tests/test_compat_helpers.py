@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from labelloop.compat import local_files
 from labelloop.compat.legacy_config import parse_config
 from labelloop.compat.local_files import (
     get_cache_dir,
@@ -312,9 +313,17 @@ def _start(fake: FakeServer) -> ThreadingHTTPServer:
     return httpd
 
 
-@pytest.fixture
-def servers() -> Iterator[tuple[FakeServer, FakeServer]]:
-    """(label_studio, third_party); Label Studio's presign redirects to the third party."""
+@pytest.fixture(params=["requests", "httpx"])
+def servers(request: pytest.FixtureRequest,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeServer, FakeServer]]:
+    """(label_studio, third_party); Label Studio's presign redirects to the third party.
+
+    Each download test runs with both transports: requests (used when installed, as
+    label-studio-sdk did) and httpx (the fallback)."""
+    if request.param == "httpx":
+        monkeypatch.setattr(local_files, "_requests", lambda: None)
+    else:
+        assert local_files._requests() is not None, "requests is a test dependency"
     other = FakeServer()
     other_httpd = _start(other)
     ls = FakeServer(requires_auth=True, redirect_to=other.url)

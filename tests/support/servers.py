@@ -191,6 +191,8 @@ class Deployment:
 
 LSML_VENV = Path(os.environ.get("LABELLOOP_LSML_VENV")
                  or Path.home() / ".cache" / "labelloop" / "lsml-venv-1.0.9")
+EXAMPLES_VENV = Path(os.environ.get("LABELLOOP_EXAMPLES_VENV")
+                     or Path.home() / ".cache" / "labelloop" / "examples-venv")
 # The venv's editable labelloop points at whichever checkout made it (it outlives a CI
 # clone); this checkout's sources go first on the path, so they are the ones tested.
 THIS_CHECKOUT = {"PYTHONPATH": str(ROOT / "src")}

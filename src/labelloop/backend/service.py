@@ -55,9 +55,12 @@ class Backend:
         self.models = ModelOpener(settings, stores, model_class, on_load=self._loaded)
 
     @classmethod
-    def open(cls, settings: Settings) -> Backend:
-        """Load the model class (import errors surface here, at start-up) and the stores."""
-        model_class = load_backend_class(settings.backend_dir, settings.model_class)
+    def open(cls, settings: Settings,
+             model_class: type[LabelStudioModel] | None = None) -> Backend:
+        """Load the model class (import errors surface here, at start-up) and the stores;
+        ``model_class``: one the caller has loaded already (``init_app``)."""
+        model_class = model_class or load_backend_class(settings.backend_dir,
+                                                        settings.model_class)
         stores = open_stores(settings)
         return cls(settings, stores, model_class, open_scheduler(settings, stores.jobs))
 
@@ -159,7 +162,7 @@ class Backend:
               access_token: str | None = None,
               extra_params: dict[str, Any] | None = None) -> dict[str, Any]:
         key = project_key(project)
-        self._config(schema, "schema")
+        config = self._config(schema, "schema")
         # Label Studio always sends its address and token; another client (a test, a
         # script) may not: keep what Label Studio said, or training and re-scoring lose it.
         old = self.models.project_info(key) if not (hostname and access_token) else None
@@ -170,7 +173,7 @@ class Backend:
             self.stores.registry.save(key, info)
         except StoreUnavailable as exc:  # keep answering: Label Studio sends it all again
             log.warning("setup of project %s not saved: %s", key, exc.message)
-        model_version = self.model_version(key)
+        model_version = self._setup_name(key, config)
         log.debug("setup project=%s hostname=%s -> %s", key, hostname, model_version)
         return {"model_version": model_version}
 
@@ -186,7 +189,7 @@ class Backend:
         config = self._config(label_config, "label_config")
         _check_task_data(config, tasks)
         version, model = self.models.served_model(key, config)
-        model_version = self.version_name(version)
+        model_version = self._served_name(version, model)
         if not tasks:
             return {"results": [], "model_version": model_version}
         started = time.perf_counter()
@@ -274,6 +277,23 @@ class Backend:
     # -- helpers ----------------------------------------------------------------------
     def _config(self, xml: object, field: str) -> LabelConfig:
         return self.models.label_config(xml, field)
+
+    def _served_name(self, version: str | None, model: LabelStudioModel) -> str:
+        """labelloop's name for the version; for an untrained project, a model may name
+        itself (a label-studio-ml-backend script hosted through init_app does)."""
+        own = getattr(model, "own_version", None) if version is None else None
+        return (own() if callable(own) else None) or self.version_name(version)
+
+    def _setup_name(self, project: str, config: LabelConfig) -> str:
+        """What /setup answers: the name /predict will stamp. A model that may name itself
+        is built now (as label-studio-ml-backend's /setup did), to learn that name."""
+        names_itself = (getattr(self.model_class, "handed_over", False)
+                        and hasattr(self.model_class, "own_version"))
+        if not names_itself or self.stores.versions.current_version(project) is not None:
+            return self.model_version(project)
+        version, model = self.models.served_model(project, config)
+        return self._served_name(version, model)
+
 
     def _call_predict(self, model: LabelStudioModel, tasks: list[dict[str, Any]],
                       context: dict[str, Any] | None) -> list[Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from labelloop.compat.loader import BACKEND_FILE, generation_title, load_model_class
 from labelloop.errors import ScriptError
-from labelloop.sdk.script import WSGI_NAME
+from labelloop.sdk.script import WSGI_NAME, is_test_module
 
 EXAMPLE_SCRIPT = "simple_text_classifier.py"
 EXAMPLES = {"text": EXAMPLE_SCRIPT, "ner": "ner_tagger.py"}  # init --example NAME
@@ -18,8 +18,10 @@ WSGI_TEMPLATE = '''\
 """Serve this backend: python _wsgi.py [-p 9090] [--host 0.0.0.0] [--log-level DEBUG]
 [-d/--debug] [--with KEY=VALUE ...] [--model-dir DIR] [--check].
 
-Made by `labelloop init`. The same as `labelloop start <this folder>`; for another
-ASGI server: uvicorn --factory _wsgi:create_app
+Made by `labelloop init`. The same as `labelloop start <this folder>`. As label-studio-ml's
+_wsgi.py did, it offers `init_app(model_class=None, **kwargs)` (an app with `.config`,
+`.test_client()` and `.run()`) and `app`, a WSGI app: gunicorn _wsgi:app (needs a2wsgi).
+For an ASGI server: uvicorn --factory _wsgi:create_app
 """
 
 import sys
@@ -33,6 +35,20 @@ def create_app():  # noqa: ANN201
     from labelloop.settings import Settings
 
     return build(Settings.from_env(backend_dir=HERE))
+
+
+def init_app(model_class=None, **kwargs):  # noqa: ANN001, ANN003, ANN201
+    from labelloop.server.legacy_app import init_app as build
+
+    return build(model_class, backend_dir=HERE, **kwargs)
+
+
+def __getattr__(name):  # noqa: ANN001, ANN201
+    # `app` is built when a WSGI server first asks for it, not at every import.
+    if name == "app":
+        globals()["app"] = app = init_app()
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":
@@ -78,7 +94,8 @@ def init_backend(folder: Path, script: Path | None, force: bool = False,
     model_class = load_model_class(script, class_name)  # no class, several, import error...
     if folder.exists() and any(folder.iterdir()) and not force:
         raise ScriptError(f"{folder} exists and is not empty (use --force to overwrite)")
-    others = [p.name for p in folder.glob("*.py") if p.name not in (WSGI_NAME, script.name)]
+    others = [p.name for p in folder.glob("*.py")
+              if p.name not in (WSGI_NAME, script.name) and not is_test_module(p)]
     if others:
         raise ScriptError(f"{folder} already holds another model script ({', '.join(others)}); "
                           "remove it first")

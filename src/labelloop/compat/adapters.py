@@ -52,6 +52,7 @@ class ForeignModel(LabelStudioModel):
     foreign: ClassVar[type[Any]]
     generation: ClassVar[str]  # "gen1" | "gen2" | "gen3"
     script: ClassVar[Path]
+    handed_over: ClassVar[bool] = False  # the caller's own class (init_app), not an import
 
 
 class TrainOutputAdapter(ForeignModel):
@@ -114,18 +115,34 @@ class EventAdapter(ForeignModel):
 
     def _instance(self, model_dir: Path) -> Any:
         module = version_module(self.script, model_dir, self._module_env(model_dir))
-        cls = getattr(module, self.foreign.__name__)
+        return self._build(getattr(module, self.foreign.__name__))
+
+    def _build(self, cls: type[Any]) -> Any:
         project_id = self.project.project if self.project else None
         with hosting(self.project):
             return cls(project_id, label_config=self.label_config.xml)
 
     def setup(self) -> None:
-        served = self.train_output.get("model_dir")
-        self.model_dir = (Path(served) if served and Path(served).is_dir()
+        served = str(self.train_output.get("model_dir") or "")
+        trained = bool(served) and Path(served).is_dir()
+        self.model_dir = (Path(served) if trained
                           else self.project.version_dir if self.project and
                           self.project.version_dir else Path.cwd())
         self.model_dir.mkdir(parents=True, exist_ok=True)
-        self.inner = self._instance(self.model_dir)
+        # A class handed to init_app is the one its caller holds (a test may have patched
+        # its attributes): it serves until the first trained version, whose folder needs
+        # a fresh import of the script (MODEL_DIR is read at import).
+        self.inner = (self._build(self.foreign) if self.handed_over and not trained
+                      else self._instance(self.model_dir))
+
+    def own_version(self) -> str | None:
+        """Under init_app (the script's own ``_wsgi.py`` and tests), the name the script gave
+        its model in ``setup()``: label-studio-ml-backend's server answered with it, and
+        the scripts' tests check it. Otherwise None: labelloop names every version."""
+        if not self.handed_over:
+            return None
+        value = self.inner.get("model_version")
+        return str(value) if value else None
 
     def predict(self, tasks: list[Task], context: dict[str, Any] | None = None,
                 **kwargs: Any) -> list[Any]:
@@ -155,10 +172,12 @@ def _jsonable(value: Any) -> Any:
         return repr(value)[:1000]
 
 
-def adapt(foreign: type[Any], generation: str, script: Path) -> type[LabelStudioModel]:
+def adapt(foreign: type[Any], generation: str, script: Path,
+          handed_over: bool = False) -> type[LabelStudioModel]:
     """A :class:`LabelStudioModel` subclass, named like ``foreign``, that hosts it."""
     base = EventAdapter if generation == "gen3" else TrainOutputAdapter
     namespace = {"foreign": foreign, "generation": generation, "script": Path(script),
+                 "handed_over": handed_over,
                  "__module__": foreign.__module__, "__qualname__": foreign.__name__,
                  "__doc__": foreign.__doc__}
     return type(foreign.__name__, (base,), namespace)

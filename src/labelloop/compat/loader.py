@@ -72,6 +72,26 @@ def load_model_class(script: Path, class_name: str | None = None) -> type[LabelS
     return adapt(cls, generation, script)
 
 
+def as_model_class(cls: type) -> type[LabelStudioModel]:
+    """A class the caller imported itself (``init_app(model_class=...)``) as a
+    :class:`LabelStudioModel`: native ones as they are, foreign ones adapted, with the
+    generation recognised as for a loaded script. A foreign class is hosted as handed
+    over, so what its caller set on it holds until the first trained version."""
+    install()
+    if issubclass(cls, LabelStudioModel):
+        return cls
+    if not issubclass(cls, foreign_bases()):
+        raise ScriptError(f"{cls.__name__} is neither a labelloop.sdk.LabelStudioModel nor "
+                          "a LabelStudioMLBase subclass")
+    try:
+        script = Path(inspect.getfile(cls))
+    except (TypeError, OSError) as exc:
+        raise ScriptError(f"{cls.__name__} must be defined in a script file") from exc
+    generation = generation_of(cls)
+    check_supported(cls, generation)
+    return adapt(cls, generation, script, handed_over=True)
+
+
 def load_backend_class(backend_dir: Path, class_name: str | None = None
                        ) -> type[LabelStudioModel]:
     """The model class of a backend folder (made by ``labelloop init``)."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import os
 import sys
 import tempfile
@@ -46,6 +47,7 @@ APP_NAME = "label-studio"
 DOWNLOAD_TIMEOUT = 60.0
 CLOUD_SCHEMES = ("s3", "gs", "azure-blob")
 MAX_NAME_CHARS = 120
+CHUNK_BYTES = 64 * 1024
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "not", "off", "0"})
 
@@ -289,17 +291,47 @@ def _short_hash(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:8]
 
 
+def _requests() -> Any:
+    """The ``requests`` module when it is installed, else None.
+
+    label-studio-sdk downloads task data with requests, so the tests of scripts written
+    for it fake downloads with ``responses``, which patches requests only: when requests
+    is there, files are fetched with it, else with httpx.
+    """
+    try:
+        return importlib.import_module("requests")
+    except ImportError:
+        return None
+
+
 def _download(remote: _Remote, dest: Path, host: str | None, token: str | None,
               timeout: float) -> None:
     try:
-        # Redirects are followed (presign answers 303 to the storage); httpx drops the
-        # Authorization header when a redirect leaves the origin, so the token stays home.
+        # Redirects are followed (presign answers 303 to the storage). httpx and requests
+        # both drop the Authorization header when a redirect leaves the origin (requests:
+        # when host, port or scheme change), so the token stays home.
         with httpx.Client(timeout=timeout, follow_redirects=True) as client:
             headers = _auth_headers(remote, client, host, token, timeout)
+            requests = _requests()
+            if requests is not None:
+                _fetch_with_requests(requests, remote, dest, headers, timeout)
+                return
             with client.stream("GET", remote.url, headers=headers) as resp:
-                _check_download(resp, remote, sent_token=bool(headers))
+                _check_download(resp.status_code, remote, sent_token=bool(headers))
                 _write_atomically(resp.iter_bytes(), dest)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise LabelStudioError(
+            f"cannot download {remote.url}: {type(exc).__name__}: {exc}") from exc
+
+
+def _fetch_with_requests(requests: Any, remote: _Remote, dest: Path,
+                         headers: dict[str, str], timeout: float) -> None:
+    try:
+        with requests.get(remote.url, headers=headers, stream=True, timeout=timeout,
+                          allow_redirects=True) as resp:
+            _check_download(resp.status_code, remote, sent_token=bool(headers))
+            _write_atomically(resp.iter_content(chunk_size=CHUNK_BYTES), dest)
+    except requests.RequestException as exc:
         raise LabelStudioError(
             f"cannot download {remote.url}: {type(exc).__name__}: {exc}") from exc
 
@@ -318,8 +350,7 @@ def _auth_headers(remote: _Remote, client: httpx.Client, host: str | None,
             f"access token ({type(exc).__name__})") from exc
 
 
-def _check_download(resp: httpx.Response, remote: _Remote, sent_token: bool) -> None:
-    status = resp.status_code
+def _check_download(status: int, remote: _Remote, sent_token: bool) -> None:
     if status < 400:
         return
     if status in (404, 410):

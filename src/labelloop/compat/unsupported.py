@@ -5,9 +5,9 @@ imports one fails when it is loaded (at start-up), with a message naming the mem
 the generation, instead of an ``ImportError`` that looks like a broken installation.
 
 >>> getter = module_getattr("label_studio_ml.api", "label-studio-ml")
->>> getter("init_app")  # doctest: +ELLIPSIS
+>>> getter("_server")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
-labelloop.errors.ScriptError: label_studio_ml.api.init_app (label-studio-ml) is not provided...
+labelloop.errors.ScriptError: label_studio_ml.api._server (label-studio-ml) is not provided...
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from labelloop.errors import ScriptError
 SERVES_ITSELF = "labelloop serves the model itself (labelloop start DIR)"
 RUNS_JOBS = "labelloop runs training jobs itself (in a local runner, or an RQ worker)"
 REASONS = {
-    "init_app": SERVES_ITSELF, "_server": SERVES_ITSELF, "MODEL_CLASS": SERVES_ITSELF,
+    "_server": SERVES_ITSELF, "MODEL_CLASS": SERVES_ITSELF,
     "LabelStudioMLManager": RUNS_JOBS, "ModelWrapper": RUNS_JOBS, "JobManager": RUNS_JOBS,
     "SimpleJobManager": RUNS_JOBS, "RQJobManager": RUNS_JOBS,
     "CACHE": "state lives in labelloop's stores: use self.get()/self.set()",

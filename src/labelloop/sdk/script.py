@@ -88,15 +88,28 @@ def pick_class(module: ModuleType, script: Path, bases: tuple[type, ...],
 WSGI_NAME = "_wsgi.py"
 
 
+def is_test_module(path: Path) -> bool:
+    """pytest's file names (``test_*.py``, ``*_test.py``, ``conftest.py``): the backends
+    of label-studio-ml-backend ship a ``test_api.py`` beside the model script.
+
+    >>> [is_test_module(Path(n)) for n in ("test_api.py", "model.py", "conftest.py")]
+    [True, False, True]
+    """
+    return (path.name.startswith("test_") or path.stem.endswith("_test")
+            or path.name == "conftest.py")
+
+
 def find_model_script(backend_dir: Path) -> Path:
-    """The model script of a backend folder: its one ``*.py`` besides ``_wsgi.py``."""
+    """The model script of a backend folder: its one ``*.py`` besides ``_wsgi.py`` and
+    test modules."""
     backend_dir = Path(backend_dir)
     if not backend_dir.is_dir():
         raise ScriptError(f"backend folder {backend_dir} does not exist "
                           "(create it with: labelloop init DIR --script FILE)")
-    scripts = sorted(p for p in backend_dir.glob("*.py") if p.name != WSGI_NAME)
+    scripts = sorted(p for p in backend_dir.glob("*.py")
+                     if p.name != WSGI_NAME and not is_test_module(p))
     if len(scripts) != 1:
         found = ", ".join(p.name for p in scripts) or "none"
         raise ScriptError(f"{backend_dir} must hold exactly one model script besides "
-                          f"{WSGI_NAME}; found: {found}")
+                          f"{WSGI_NAME} and tests; found: {found}")
     return scripts[0]
