@@ -15,13 +15,14 @@ does):
 
 - ``random``: the pool's own order (the corpus is shuffled with the seed);
 - ``least-confidence``: ascending ``confidence(prediction)`` (the prediction's score);
-- ``labelloop``: ascending score that the re-scoring job writes to Label Studio
-  (:mod:`labelloop.training.rescoring`): pages of unlabeled tasks in id order, predictions,
-  ``confidence()``, clusters from the job's own cluster source (the model's ``features()``,
-  clusterer fitted on the first page), ``interleave()``, rounded as the job stores them.
-  Label Studio 1.23's bulk import drops ``cluster``, and its "Uncertainty sampling" serves the
-  lowest score first, so this is the order annotators get. Ties keep id order (Label Studio
-  has no tie-breaker).
+- ``labelloop``: the order in which the re-scoring job stores predictions in Label Studio
+  (:mod:`labelloop.training.pool_scores`, the job's own ``score_pool()`` over the pool in id
+  order: predictions, ``confidence()``, clusters from the model's ``features()`` fitted on the
+  first chunk, ``rank()``): distinct tasks least confident first, copies last. Label
+  Studio 1.23's uncertainty sampling serves, of the tasks holding a prediction of the
+  selected version, the lowest score; the job stores the model's own confidence as the
+  score and switches the project after the first 1,000 of this order, so the 100 served
+  next are this order's first 100.
 
 Printed: accuracy on the held-out 2,000 against the number of labels (mean over the seeds),
 and the labels each order needs to reach 83 %, 85 %, 86 % and the accuracy the random order
@@ -45,6 +46,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from accuracy import CONFIG, HELD_OUT, Pairs, accuracy, split
@@ -52,14 +55,14 @@ from labelloop.examples.corpus import as_tasks, sentiment_corpus
 from labelloop.examples.simple_text_classifier import SimpleTextClassifier
 from labelloop.settings import Settings
 from labelloop.training.holdout import predict_all
-from labelloop.training.rescoring import _ClusterSource
-from labelloop.training.uncertainty import confidence, interleave
+from labelloop.training.pool_scores import score_pool
+from labelloop.training.task_pool import TASKS, TaskPool
+from labelloop.training.uncertainty import confidence
 
 Task = dict[str, Any]
 Order = Callable[[SimpleTextClassifier, list[Task]], list[int]]
 TARGETS = (0.83, 0.85, 0.86)
 _SETTINGS = Settings(backend_dir=Path.cwd(), model_dir=Path.cwd())  # the defaults
-PAGE = _SETTINGS.rescore_page_size  # the re-scoring job's page of unlabeled tasks
 CHUNK = _SETTINGS.predict_chunk
 
 
@@ -68,17 +71,16 @@ def predictions(model: SimpleTextClassifier, tasks: list[Task]) -> list[Any]:
     return [p[0] if isinstance(p, list) and p else p for p in predict_all(model, tasks, CHUNK)]
 
 
-def rescore(model: SimpleTextClassifier, tasks: list[Task]) -> list[float]:
-    """The score the re-scoring job stores for each unlabeled task (tasks in id order)."""
-    source = _ClusterSource(model)
-    confidences: list[float] = []
-    clusters: list[int] = []
-    for start in range(0, len(tasks), PAGE):
-        page = tasks[start:start + PAGE]
-        predicted = predictions(model, page)
-        clusters += source.of(page, predicted)
-        confidences += [confidence(p) for p in predicted]
-    return [round(s, 6) for s in interleave(confidences, clusters)]
+def rescore(model: SimpleTextClassifier, tasks: list[Task]) -> list[int]:
+    """The positions of ``tasks`` in the order the re-scoring job stores them."""
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryFile("w+b") as spool:
+        pool = TaskPool(Path(folder))
+        (Path(folder) / TASKS).write_text("".join(
+            orjson.dumps({"id": i, "data": t["data"]}).decode() + "\n"
+            for i, t in enumerate(tasks)))
+        scores = score_pool(model, pool, set(), CHUNK, spool, lambda _n: None)
+    stored = [scores.task_ids[i] for i in scores.order()]
+    return stored + sorted(set(range(len(tasks))) - set(stored))  # no regions: never stored
 
 
 def random_order(model: SimpleTextClassifier, tasks: list[Task]) -> list[int]:
@@ -91,8 +93,7 @@ def least_confidence(model: SimpleTextClassifier, tasks: list[Task]) -> list[int
 
 
 def labelloop_order(model: SimpleTextClassifier, tasks: list[Task]) -> list[int]:
-    scores = rescore(model, tasks)
-    return sorted(range(len(tasks)), key=scores.__getitem__)
+    return rescore(model, tasks)
 
 
 ORDERS: dict[str, Order] = {"random": random_order, "least-confidence": least_confidence,

@@ -56,6 +56,11 @@ _ENV: dict[str, tuple[str, ...]] = {
     "active_learning": ("LABELLOOP_ACTIVE_LEARNING",),
     "rescore": ("LABELLOOP_RESCORE",),
     "rescore_page_size": ("LABELLOOP_RESCORE_PAGE_SIZE",),
+    "rescore_first": ("LABELLOOP_RESCORE_FIRST",),
+    "rescore_batch": ("LABELLOOP_RESCORE_BATCH",),
+    "keep_prediction_versions": ("LABELLOOP_KEEP_PREDICTION_VERSIONS",),
+    "prediction_cleanup_budget_s": ("LABELLOOP_PREDICTION_CLEANUP_BUDGET",),
+    "pool_resync_hours": ("LABELLOOP_POOL_RESYNC_HOURS",),
     "metrics": ("LABELLOOP_METRICS",),
     "shutdown_grace_s": ("LABELLOOP_SHUTDOWN_GRACE",),
 }
@@ -110,7 +115,12 @@ class Settings:
     # Active learning: keep Label Studio's predictions scored by the served version.
     active_learning: bool = False  # also set the project's sampling to uncertainty sampling
     rescore: bool = True  # re-score unlabeled tasks in Label Studio after each promotion
-    rescore_page_size: int = 1000
+    rescore_page_size: int = 1000  # unlabeled tasks listed from Label Studio a call
+    rescore_first: int = 1000  # the least certain stored before the project switches
+    rescore_batch: int = 0  # predictions a call after them (0: 2,000 or 10,000, measured)
+    keep_prediction_versions: int = 2  # versions whose predictions stay in Label Studio
+    prediction_cleanup_budget_s: float = 30.0  # Label Studio's time spent deleting, a job
+    pool_resync_hours: float = 24.0  # list every unlabeled task afresh this often
     metrics: bool = True  # /metrics (Prometheus)
     # SIGTERM: how long a worker's running job may go on before it is killed (an
     # orchestrator's grace period is often 10 s; raise both together).

@@ -4,6 +4,7 @@ the unlabeled task the served version is least sure of; new versions and new tas
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from labelloop.training.rescoring import rescore_job
 from support.calls import predict
 from support.data import EXAMPLE, TWO_LABEL_CONFIG, annotation_event
 from support.servers import Deployment, make_backend
-from support.waiting import settled, wait_until
+from support.waiting import settled
 
 CONFIG = TWO_LABEL_CONFIG
 UNLABELED, ANNOTATED = 300, 200
@@ -107,45 +108,63 @@ def test_label_studio_refusing_the_token_fails_the_rescoring(studio: LabelStudio
     assert answer["model_version"].endswith(f"-{job['version']}")  # serving goes on
 
 
-def test_a_due_training_job_cancels_the_rescoring(ls: LabelStudioClient, tmp_path: Path,
-                                                  deployment: Deployment) -> None:
-    """The job checks between pages; cancelled, it stores nothing. Run in this process, on
-    the deployment's own stores, so the test decides when a training job "falls due"."""
+def test_the_least_certain_go_first_and_a_due_training_job_stops_the_rest(
+        ls: LabelStudioClient, tmp_path: Path, deployment: Deployment) -> None:
+    """Run in this process, on the deployment's own stores, so the test decides when a
+    training job "falls due". Listing is resumable; the least certain 20 go in first and
+    the project switches to them at once; a due training job stops the rest; the next job
+    of the same version stores only what is missing."""
     backend = make_backend(tmp_path / "backend", EXAMPLE)
     server = deployment.start(backend)  # re-scoring off: this test runs it
     pairs = sentiment_corpus(seed=22)
-    project = ls.create_project(f"e2e stale re-scoring ({deployment.mode})", CONFIG)
+    project = ls.create_project(f"e2e first batch ({deployment.mode})", CONFIG)
     ls.import_tasks(project, [{"text": t} for t, _ in pairs[:250]])
     ls.import_annotated(project, as_tasks(pairs[250:300]))
     ml = ls.connect_backend(project, server.url)
     ls.call("POST", f"/api/ml/{ml['id']}/train")
-
-    def trained() -> dict[str, Any] | None:
-        latest = server.client.get("/is_training", params={"project": str(project)}).json()
-        done = latest["latest"] and latest["latest"]["state"] == "finished"
-        return dict(latest["latest"]) if done and not latest["is_training"] else None
-
-    version = wait_until(trained, timeout=60)["version"]
+    version = settled(server, str(project))["version"]
+    model_version = f"SimpleTextClassifier-{version}"
     settings = Settings(backend_dir=backend, model_dir=deployment.model_dir,
                         redis_url=deployment.redis.url if deployment.redis else None,
-                        rescore_page_size=100)
+                        rescore_page_size=100, rescore_first=20, rescore_batch=30,
+                        active_learning=True)
     stores = open_stores(settings)
     record = JobRecord(new_job_id(), str(project), "running", kind="rescore")
-    asked: list[int] = []
+    checks: list[int] = []
 
-    def due_after_two_pages() -> bool:
-        asked.append(1)
-        return len(asked) > 2
+    def due_after(n: int) -> Callable[[], bool]:
+        checks.clear()
+        return lambda: checks.append(1) is None and len(checks) > n
 
-    job = rescore_job(settings, stores, record, due_after_two_pages, lambda _p, _m: None)
+    # Due while the pool is listed (a check before each page of 100): nothing is stored.
+    job = rescore_job(settings, stores, record, due_after(2), lambda _p, _m: None)
     assert job.outcome == "cancelled" and "a training job is due" in (job.error or ""), job
-    model_version = f"SimpleTextClassifier-{version}"
-    stored = [p for t in ls.tasks(project) for p in t["predictions"]
-              if p["model_version"] == model_version]
-    assert stored == [] and len(asked) == 3
+    assert stored_of(ls, project, model_version) == {}
+    # Due once the first batch is in: the listing resumes (one page), the 20 least certain
+    # go in, the project switches, and the rest waits.
+    job = rescore_job(settings, stores, record, due_after(1), lambda _p, _m: None)
+    assert job.outcome == "cancelled", job
+    first = stored_of(ls, project, model_version)
+    assert len(first) == 20
+    assert ls.call("GET", f"/api/projects/{project}")["model_version"] == model_version
+    # Label Studio serves the task this version is least sure of, of all 250.
+    unlabeled = [t for t in ls.tasks(project) if not t["annotations"]]
+    answer = server.client.post("/predict", json={
+        "tasks": [{"id": t["id"], "data": t["data"]} for t in unlabeled],
+        "project": f"{project}.1", "label_config": CONFIG}).json()["results"]
+    own = {t["id"]: p["score"] for t, p in zip(unlabeled, answer, strict=True)}
+    least_sure = min(own, key=own.__getitem__)
+    assert ls.call("GET", f"/api/projects/{project}/next/")["id"] == least_sure
+    assert least_sure in first
+    # Label Studio holds the model's own confidence, as /predict gives it.
+    assert all(abs(score - own[task]) < 1e-5 for task, score in first.items()), first
 
     job = rescore_job(settings, stores, record, lambda: False, lambda _p, _m: None)
-    assert job.outcome == "rescored" and job.metrics == {"tasks": 250}, job
-    stored = [p for t in ls.tasks(project) for p in t["predictions"]
-              if p["model_version"] == model_version]
-    assert len(stored) == 250
+    assert job.outcome == "rescored" and job.metrics == {"tasks": 230}, job
+    assert len(stored_of(ls, project, model_version)) == 250
+
+
+def stored_of(ls: LabelStudioClient, project: int, model_version: str) -> dict[int, float]:
+    """Task id -> the score of its stored prediction of ``model_version``."""
+    return {t["id"]: p["score"] for t in ls.tasks(project) for p in t["predictions"]
+            if p["model_version"] == model_version}

@@ -28,7 +28,13 @@ from labelloop.store.jobs import JobKind, JobRecord, JobState, check_job_id, lat
 from labelloop.store.projects import ProjectInfo
 from labelloop.store.state import check_value
 from labelloop.store.stats import JobStats, bucket_of
-from labelloop.store.training_set import annotation_id, group_tasks, slim_task, task_entries
+from labelloop.store.training_set import (
+    annotation_id,
+    entry_task_ids,
+    group_tasks,
+    slim_task,
+    task_entries,
+)
 from labelloop.store.versions import FileVersionStore
 
 PREFIX = "labelloop:"
@@ -157,6 +163,11 @@ class RedisTrainingSetStore:
     def snapshot(self, project: str) -> list[dict[str, Any]]:
         raw = self.redis.hvals(key("annotations", project))
         return group_tasks([orjson.loads(v) for v in raw])
+
+    @guarded
+    def task_ids(self, project: str) -> set[int]:
+        raw = self.redis.hvals(key("annotations", project))
+        return entry_task_ids([orjson.loads(v) for v in raw])
 
 
 class RedisProjectRegistry:

