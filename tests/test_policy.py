@@ -45,10 +45,21 @@ def test_a_burst_of_events_queues_one_job(scheduler: Scheduler, held: RunLock) -
     assert scheduler.jobs.get(first.job_id) == first
 
 
-def test_rescoring_joins_a_queued_training_job(scheduler: Scheduler, held: RunLock) -> None:
+def test_rescoring_waits_beside_a_queued_training_job_which_goes_first_when_due(
+        scheduler: Scheduler, held: RunLock) -> None:
+    """Under a stream of annotations a training job is always queued: a re-scoring that
+    joined it would never run. It waits beside it, and yields to it once it is due."""
+    last = JobRecord("b" * 32, "p", JobState.FINISHED, started=time.time() - 1,
+                     ended=time.time())
+    scheduler.jobs.put(last)
     train = scheduler.schedule("p", JobSource.WEBHOOKS)
-    assert scheduler.schedule("p", JobSource.WEBHOOKS, JobKind.RESCORE) == train
-    assert scheduler.medium.peek_pending("p", JobKind.RESCORE) is None
+    rescore = scheduler.schedule("p", JobSource.WEBHOOKS, JobKind.RESCORE)
+    assert rescore.kind is JobKind.RESCORE and rescore.job_id != train.job_id
+    turn = Turn(scheduler, "p", held)
+    assert turn.claim() == rescore  # the training job is not due for a minute
+    assert not turn.preempted()
+    scheduler.schedule("p", JobSource.LABEL_STUDIO)  # now it is
+    assert turn.preempted() and turn.claim() == train.update(source=JobSource.LABEL_STUDIO)
 
 
 def test_start_training_upgrades_the_queued_job(scheduler: Scheduler, held: RunLock) -> None:

@@ -3,8 +3,10 @@
 Every decision about *when* a job runs is made here, once, for both modes:
 
 * **coalescing**: a project has at most one queued job of each kind; a new event joins the
-  queued one; a re-scoring request joins a queued training job (which re-scores when it
-  promotes); ``START_TRAINING`` upgrades a queued job to read Label Studio's own export;
+  queued one; ``START_TRAINING`` upgrades a queued job to read Label Studio's own export.
+  A re-scoring waits beside a queued training job (not joining it: under a steady stream
+  of annotations a training job is always queued, and re-scoring would never run); it
+  re-scores whichever version serves when it starts;
 * **cadence**: a job made by annotation events waits (:mod:`labelloop.training.cadence`);
 * **which job next**: a due training job first, else a queued re-scoring;
 * **pre-emption**: a re-scoring yields as soon as a training job falls due;
@@ -81,10 +83,6 @@ class Scheduler:
     def schedule(self, project: str, source: JobSource,
                  kind: JobKind = JobKind.TRAIN) -> JobRecord:
         """Queue a job of ``kind`` or join the queued one; never waits for it to run."""
-        if kind is JobKind.RESCORE:
-            training = self.medium.peek_pending(project, JobKind.TRAIN)
-            if training is not None:
-                return training  # it re-scores when it promotes
         new = JobRecord(new_job_id(), project, JobState.QUEUED, source, kind=kind)
         queued = self.medium.put_pending(new)
         if queued is None:
