@@ -16,7 +16,13 @@ import pytest
 
 from support.calls import predict, setup
 from support.data import TEXT_CONFIG, annotation_event
-from support.jobs import fit_process, start_slow_job, supervisor, train_first_version
+from support.jobs import (
+    fit_under_way,
+    next_job_sweeps,
+    start_slow_job,
+    supervisor,
+    train_first_version,
+)
 from support.servers import Deployment, RedisServer
 from support.waiting import settled, wait_until
 
@@ -60,12 +66,9 @@ def test_a_worker_stops_within_10s_when_redis_stops_at_the_same_moment(
         control: Path, tmp_path: Path) -> None:
     env = {"ECHO_CONTROL": str(control)}
     server = redis_mode.start(echo_backend, env=env)
-    v1 = train_first_version(server)
-    project_dir = tmp_path / "models" / "1"
-    folder = start_slow_job(server, control, project_dir, {v1.rsplit("-", 1)[1]})
-    root = supervisor(redis_mode)
-    wait_until(lambda: fit_process(root, redis_mode), timeout=10)
-    family = [root, *root.children(recursive=True)]
+    fit = fit_under_way(server, redis_mode, control)
+    v1, folder, project_dir = fit.v1, fit.folder, tmp_path / "models" / "1"
+    family = [fit.root, *fit.root.children(recursive=True)]
     assert redis_server.proc is not None
     redis_server.proc.terminate()  # as `docker compose down` stops everything at once
     took = stop_and_time(redis_mode.workers[0])
@@ -79,10 +82,7 @@ def test_a_worker_stops_within_10s_when_redis_stops_at_the_same_moment(
     redis_server.start()  # the same data: a new worker marks the abandoned version failed
     (control / "fit_sleep").unlink()
     redis_mode.start_worker(echo_backend, env)
-    server.client.post("/webhook", json=annotation_event(3, 3, "很好", "积极"))
-    wait_until(lambda: setup(server) not in (v1, f"EchoModel-{folder.name}"), timeout=30)
-    swept = json.loads((folder / "job_result.json").read_text())
-    assert swept["status"] == "error" and swept["error"].startswith("abandoned")
+    next_job_sweeps(server, v1, folder)
 
 
 def test_a_worker_stops_within_10s_while_redis_is_down(
@@ -104,11 +104,8 @@ def test_a_worker_gives_its_job_the_grace_then_stops(
     needs longer is killed, and the previous version serves."""
     env = {"ECHO_CONTROL": str(control), "LABELLOOP_SHUTDOWN_GRACE": "2"}
     server = redis_mode.start(echo_backend, env=env)
-    v1 = train_first_version(server)
-    project_dir = tmp_path / "models" / "1"
-    folder = start_slow_job(server, control, project_dir, {v1.rsplit("-", 1)[1]})
-    root = supervisor(redis_mode)
-    wait_until(lambda: fit_process(root, redis_mode), timeout=10)
+    fit = fit_under_way(server, redis_mode, control)
+    v1, folder, project_dir = fit.v1, fit.folder, tmp_path / "models" / "1"
     took = stop_and_time(redis_mode.workers[0])
     assert 2.0 <= took < STOP_WITHIN_S, took
     assert folder.name in versions_left_whole(project_dir)

@@ -10,7 +10,7 @@ import psutil
 
 from support.calls import predict, setup
 from support.data import annotation_event
-from support.jobs import fit_process, start_slow_job, supervisor, train_first_version
+from support.jobs import fit_process, fit_under_way, next_job_sweeps, train_first_version
 from support.servers import Deployment, Server
 from support.waiting import wait_until
 
@@ -25,11 +25,10 @@ def assert_previous_serves(server: Server, v1: str, folder: Path) -> None:
 def test_killing_the_fit_process_marks_the_version_failed(
         echo_backend: Path, deployment: Deployment, tmp_path: Path, control: Path) -> None:
     server = deployment.start(echo_backend, env={"ECHO_CONTROL": str(control)})
-    v1 = train_first_version(server)
-    project_dir = tmp_path / "models" / "1"
-    folder = start_slow_job(server, control, project_dir, {v1.rsplit("-", 1)[1]})
-    root = supervisor(deployment)
-    fit = wait_until(lambda: fit_process(root, deployment), timeout=10)
+    under_way = fit_under_way(server, deployment, control)
+    v1, folder = under_way.v1, under_way.folder
+    fit = fit_process(under_way.root, deployment)
+    assert fit is not None
     fit.send_signal(signal.SIGKILL)
     result = wait_until(lambda: json.loads((folder / "job_result.json").read_text()), timeout=10)
     assert result["status"] == "error" and "killed by signal 9" in result["error"]
@@ -42,11 +41,8 @@ def test_killing_the_whole_runner_leaves_an_incomplete_folder(
         echo_backend: Path, deployment: Deployment, tmp_path: Path, control: Path) -> None:
     env = {"ECHO_CONTROL": str(control)}
     server = deployment.start(echo_backend, env=env)
-    v1 = train_first_version(server)
-    project_dir = tmp_path / "models" / "1"
-    folder = start_slow_job(server, control, project_dir, {v1.rsplit("-", 1)[1]})
-    root = supervisor(deployment)
-    wait_until(lambda: fit_process(root, deployment))
+    under_way = fit_under_way(server, deployment, control)
+    v1, folder, root = under_way.v1, under_way.folder, under_way.root
     for proc in [root, *root.children(recursive=True)]:  # as if the machine died, mid-fit
         proc.send_signal(signal.SIGKILL)
     wait_until(lambda: not root.is_running() or root.status() == psutil.STATUS_ZOMBIE)
@@ -64,11 +60,7 @@ def test_killing_the_whole_runner_leaves_an_incomplete_folder(
     (control / "fit_sleep").unlink()
     if deployment.workers:
         deployment.start_worker(echo_backend, env)
-    server.client.post("/webhook", json=annotation_event(3, 3, "很好", "积极"))
-    wait_until(lambda: setup(server) not in (v1, f"EchoModel-{folder.name}"), timeout=30)
-    # ...and, holding the project lock, marks the abandoned folder failed.
-    swept = json.loads((folder / "job_result.json").read_text())
-    assert swept["status"] == "error" and swept["error"].startswith("abandoned")
+    next_job_sweeps(server, v1, folder)
 
 
 def test_a_fit_that_raises_keeps_the_previous_version(

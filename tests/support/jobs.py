@@ -3,6 +3,8 @@ run them (to kill or to watch)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -48,3 +50,30 @@ def start_slow_job(server: Server, control: Path, project_dir: Path, known: set[
         timeout=30))
 
 
+
+
+@dataclass
+class FitUnderWay:
+    """A first version serves; a second job's fit runs (it sleeps 120 s)."""
+
+    v1: str  # the model version that serves
+    folder: Path  # the running job's version folder
+    root: psutil.Process  # the process that supervises the fit
+
+
+def fit_under_way(server: Server, deployment: Deployment, control: Path) -> FitUnderWay:
+    v1 = train_first_version(server)
+    folder = start_slow_job(server, control, deployment.model_dir / "1",
+                            {v1.rsplit("-", 1)[1]})
+    root = supervisor(deployment)
+    wait_until(lambda: fit_process(root, deployment), timeout=10)
+    return FitUnderWay(v1, folder, root)
+
+
+def next_job_sweeps(server: Server, v1: str, folder: Path) -> None:
+    """The next annotation trains a new version, and that job marks the abandoned folder
+    failed (it holds the project's lock, so nothing else can be writing it)."""
+    server.client.post("/webhook", json=annotation_event(3, 3, "很好", "积极"))
+    wait_until(lambda: setup(server) not in (v1, f"EchoModel-{folder.name}"), timeout=30)
+    swept = json.loads((folder / "job_result.json").read_text())
+    assert swept["status"] == "error" and swept["error"].startswith("abandoned")
