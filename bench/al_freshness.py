@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import CONFIG, Backend, annotated_tasks, labelloop
@@ -197,8 +199,20 @@ def one_run(studio: LabelStudio, args: argparse.Namespace, variant: str, rate: f
         run.db_after = db.stat().st_size
     finally:
         backend.stop()
+        stop_runners(model_dir)
         ls.close()
     return run
+
+
+def stop_runners(model_dir: Path) -> None:
+    """The training runners of this run (they outlive the server by a few seconds)."""
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if ("local_runner" in " ".join(proc.info["cmdline"] or [])
+                    and str(model_dir) in proc.environ().get("LABELLOOP_SETTINGS_JSON", "")):
+                proc.kill()
+        except psutil.Error:
+            continue
 
 
 def stream_for(ls: LabelStudioClient, backend: Backend, project: int, truth: dict[str, str],
@@ -291,7 +305,7 @@ def main() -> None:
     parser.add_argument("--flag", action="store_true", help="Label Studio's fast import")
     args = parser.parse_args()
     runs = []
-    with tempfile.TemporaryDirectory(prefix="al-freshness-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="al-freshness-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         studio = LabelStudio(DEFAULT_LS_VENV / "bin" / "label-studio", root / "ls", free_port(),
                              extra_env=FAST_IMPORT if args.flag else {})
