@@ -113,7 +113,18 @@ class StoreUnavailable(LabelloopError):
 
 
 class LabelStudioError(LabelloopError):
-    """Label Studio could not be reached or refused a request we made to it."""
+    """Label Studio could not be reached or refused a request we made to it;
+    ``answered`` is its HTTP status when it answered (None: unreachable or timed out)."""
 
     status = 502
     code = "label_studio_error"
+
+    def __init__(self, message: str, *, field: str | None = None,
+                 answered: int | None = None) -> None:
+        super().__init__(message, field=field)
+        self.answered = answered
+
+    @property
+    def refused(self) -> bool:
+        """Label Studio answered and said no (a 4xx): asking again will not help."""
+        return self.answered is not None and 400 <= self.answered < 500

@@ -27,6 +27,9 @@ import httpx
 
 from labelloop.errors import LabelStudioError
 
+# An import Label Studio is still writing when we give up lands anyway, unrecorded: the
+# next job of that version would store it twice. A busy Label Studio takes minutes.
+IMPORT_TIMEOUT_S = 600.0
 ACCESS_TOKEN_S = 240.0  # Label Studio's access tokens live 5 minutes: refresh before that
 
 
@@ -138,7 +141,7 @@ class LabelStudioClient:
         if not predictions:
             return 0
         resp = self.request("POST", f"api/projects/{int(project_id)}/import/predictions",
-                            json=predictions)
+                            json=predictions, timeout=IMPORT_TIMEOUT_S)
         created = int(resp.json().get("created", 0))
         if created != len(predictions):
             raise LabelStudioError(f"Label Studio stored {created} of {len(predictions)} "
@@ -246,4 +249,5 @@ def _port(port: int | None, scheme: str) -> int:
 def _check(resp: httpx.Response, what: str) -> None:
     if resp.status_code >= 400:
         raise LabelStudioError(
-            f"Label Studio answered {resp.status_code} to {what}: {resp.text[:300]}")
+            f"Label Studio answered {resp.status_code} to {what}: {resp.text[:300]}",
+            answered=resp.status_code)

@@ -99,8 +99,11 @@ class Upload:
         batch = [self._item(i) for i in positions]
         try:
             self.stored += self.ls.import_predictions(self.target.project, batch)
-        except LabelStudioError:
-            self.pool.forget()  # e.g. tasks deleted in Label Studio: list the pool afresh
+        except LabelStudioError as exc:
+            # Refused (e.g. tasks deleted in Label Studio): list the pool afresh. Timed out
+            # or unreachable: keep it, listing 100,000 tasks again costs minutes.
+            if exc.refused:
+                self.pool.forget()
             raise
         self.pool.note_stored(self.target.model_version,
                               [self.scores.task_ids[i] for i in positions])
