@@ -325,6 +325,10 @@ def _fit_and_finish(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
                              train_output=outcome.train_output, status=outcome.status)
         result.update(metrics=outcome.metrics, n_train=outcome.n_train, n_eval=outcome.n_eval,
                       evaluation=outcome.evaluation, promotion=outcome.decision.to_dict())
+        if outcome.consensus is not None:
+            result["consensus"] = outcome.consensus
+        if outcome.audit is not None:
+            result["audit"] = outcome.audit
         model_metrics = outcome.train_output.get("metrics")
         if isinstance(model_metrics, dict):  # what the model reported about itself
             result["model_metrics"] = model_metrics
