@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from labelloop import __version__
+from labelloop.backend.label_quality import served_quality
 from labelloop.backend.metrics import Metrics
 from labelloop.backend.status import project_status
 from labelloop.backend.version_view import describe
@@ -125,6 +126,10 @@ class Backend:
                     else self.stores.versions.projects())
         return [project_status(self.stores, self.scheduler, p, self.version_name)
                 for p in projects]
+
+    def label_quality(self, project: object) -> dict[str, Any]:
+        """The served version's label audit and annotator accuracies (NotFound: none)."""
+        return served_quality(self.settings, self.stores, project_key(project))
 
     def check(self) -> str:
         """Build the model the way /predict would, for each project set up (``--check``);

@@ -1,0 +1,154 @@
+"""Annotation quality through real training jobs: the label audit finds planted wrong
+labels, several annotators are merged by consensus, and ``labelloop audit`` shows both."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.data import TWO_LABEL_CONFIG, annotation_event
+from support.servers import Deployment, Server
+from support.waiting import settled
+
+GOOD = ["很好", "喜欢", "满意", "漂亮", "舒服", "推荐", "开心", "划算", "干净", "热情"]
+BAD = ["很差", "失望", "难用", "退货", "生气", "太贵", "肮脏", "冷淡", "坏了", "后悔"]
+NO_AUTO_TRAIN = {"LABELLOOP_TRAIN_ON_ANNOTATION": "false"}
+
+
+def review(rng: random.Random, positive: bool) -> str:
+    """A short review of four words of one sentiment and a neutral one."""
+    words = [*rng.sample(GOOD if positive else BAD, 4), rng.choice(["这个", "东西", "店家"])]
+    rng.shuffle(words)
+    return "，".join(words)
+
+
+def planted(count: int, flipped: set[int], seed: int = 7) -> list[tuple[int, str, str]]:
+    """(task id, text, given label) of ``count`` reviews; the ids in ``flipped`` get the
+    other label."""
+    rng = random.Random(seed)
+    rows = []
+    for task in range(1, count + 1):
+        positive = rng.random() < 0.5
+        given = positive != (task in flipped)
+        rows.append((task, review(rng, positive), "积极" if given else "消极"))
+    return rows
+
+
+def send(server: Server, ann_id: int, task: int, text: str, label: str,
+         annotator: int = 1) -> None:
+    body = annotation_event(ann_id, task, text, label, config=TWO_LABEL_CONFIG)
+    body["annotation"]["completed_by"] = annotator
+    answer = server.client.post("/webhook", json=body)
+    assert answer.status_code == 200, answer.text
+
+
+def train(server: Server, besides: str | None = None) -> dict[str, Any]:
+    answer = server.client.post("/webhook", json={"action": "START_TRAINING",
+                                                  "project": {"id": 1}})
+    assert answer.status_code == 200, answer.text
+    job = settled(server, besides=besides, timeout=120)
+    assert job["state"] == "finished", job
+    return job
+
+
+def job_result(model_dir: Path, version: str) -> dict[str, Any]:
+    return dict(json.loads((model_dir / "1" / version / "job_result.json").read_text()))
+
+
+FLIPPED = {5, 17, 42, 66, 90, 111, 130, 144}
+
+
+def annotate_planted(server: Server, count: int = 150) -> None:
+    for task, text, label in planted(count, FLIPPED):
+        send(server, task, task, text, label)
+
+
+def test_the_audit_finds_planted_wrong_labels_and_consensus_merges_annotators(
+        text_backend: Path, deployment: Deployment) -> None:
+    server = deployment.start(text_backend, env=NO_AUTO_TRAIN)
+    annotate_planted(server)
+    # Task 200 is seen by three annotators: two agree; a third (a careless one) does not.
+    rng = random.Random(3)
+    text = review(rng, True)
+    for ann_id, annotator, label in ((1001, 11, "积极"), (1002, 12, "积极"), (1003, 13, "消极")):
+        send(server, ann_id, 200, text, label, annotator)
+    job = train(server)
+    result = job_result(deployment.model_dir, str(job["version"]))
+
+    audit = result["audit"]
+    assert audit["status"] == "done" and audit["audited"] == 151, audit
+    found = {s["task"] for s in audit["suspects"]}
+    assert found >= FLIPPED, sorted(FLIPPED - found)
+    assert len(found - FLIPPED) <= 3, sorted(found - FLIPPED)  # few false alarms
+    first = audit["suspects"][0]
+    assert set(first) >= {"task", "annotation", "annotator", "given", "suggested", "score"}
+    assert first["given"] != first["suggested"] and 0 < first["score"] <= 1
+    assert [s["score"] for s in audit["suspects"]] == sorted(
+        (s["score"] for s in audit["suspects"]), reverse=True)
+    assert audit["seconds"] > 0 and audit["folds"] == 5  # holdout + 4 more folds
+
+    consensus = result["consensus"]
+    assert consensus["method"] == "dawid_skene" and consensus["tasks_with_several"] == 1
+    assert consensus["labels"] == {"200": "积极"}
+    assert consensus["agreement"] == {"200": 0.667}
+    assert set(consensus["annotators"]) == {"1", "11", "12", "13"}
+    assert consensus["annotators"]["13"] < consensus["annotators"]["11"]
+
+    table = deployment.cli(text_backend, "audit", "--project", "1")
+    assert table.returncode == 0, table.stderr
+    assert "probably mislabelled" in table.stdout and "annotator" in table.stdout
+    rows = json.loads(deployment.cli(text_backend, "audit", "--project", "1",
+                                     "--format", "json").stdout)
+    assert {r["task"] for r in rows["suspects"]} == found
+    assert rows["version"] == job["version"] and rows["annotators"]["13"] < 1
+    listed = list(csv.DictReader(io.StringIO(deployment.cli(
+        text_backend, "audit", "--project", "1", "--format", "csv").stdout)))
+    assert [int(r["task"]) for r in listed] == [s["task"] for s in audit["suspects"]]
+    assert set(listed[0]) >= {"task", "annotation", "annotator", "given", "suggested", "score"}
+
+
+@pytest.mark.parametrize("setting, expected", [("latest", "消极"), ("majority", "积极")])
+def test_the_consensus_setting_decides_the_label_trained_on(
+        text_backend: Path, start_server: Any, tmp_path: Path, setting: str,
+        expected: str) -> None:
+    server = start_server(text_backend, env={**NO_AUTO_TRAIN, "LABELLOOP_CONSENSUS": setting,
+                                             "LABELLOOP_AUDIT": "false"})
+    annotate_planted(server, 30)
+    text = review(random.Random(3), True)
+    for ann_id, annotator, label in ((1001, 11, "积极"), (1002, 12, "积极"), (1003, 13, "消极")):
+        send(server, ann_id, 200, text, label, annotator)
+    result = job_result(tmp_path / "models", str(train(server)["version"]))
+    assert result["consensus"]["method"] == setting
+    assert result["consensus"]["labels"] == {"200": expected}
+    assert result["audit"] == {"status": "skipped", "suspects": [],
+                               "reason": "the label audit is off (LABELLOOP_AUDIT)"}
+
+
+def test_a_model_without_class_probabilities_skips_the_audit(
+        echo_backend: Path, start_server: Any, tmp_path: Path) -> None:
+    server = start_server(echo_backend, env=NO_AUTO_TRAIN)
+    annotate_planted(server, 30)
+    result = job_result(tmp_path / "models", str(train(server)["version"]))
+    assert result["audit"]["status"] == "skipped"
+    assert "has no class_probabilities()" in result["audit"]["reason"]
+
+
+def test_audit_cli_says_clearly_when_there_is_nothing(text_backend: Path,
+                                                      tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from labelloop.cli.main import cli
+
+    answer = CliRunner().invoke(cli, ["audit", str(text_backend), "--project", "9",
+                                      "--model-dir", str(tmp_path / "none")])
+    assert answer.exit_code != 0 and "no version serves" in answer.output
+    assert "Traceback" not in answer.output
+    bad = CliRunner().invoke(cli, ["audit", str(text_backend), "--project", "9",
+                                   "--format", "xml"])
+    assert bad.exit_code == 2 and "xml" in bad.output
