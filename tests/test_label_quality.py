@@ -15,6 +15,7 @@ import pytest
 from support.data import TWO_LABEL_CONFIG, annotation_event
 from support.servers import Deployment, Server
 from support.waiting import settled
+from test_status_page import _css, _screenshot, browser  # noqa: F401 - a fixture
 
 GOOD = ["很好", "喜欢", "满意", "漂亮", "舒服", "推荐", "开心", "划算", "干净", "热情"]
 BAD = ["很差", "失望", "难用", "退货", "生气", "太贵", "肮脏", "冷淡", "坏了", "后悔"]
@@ -152,3 +153,28 @@ def test_audit_cli_says_clearly_when_there_is_nothing(text_backend: Path,
     bad = CliRunner().invoke(cli, ["audit", str(text_backend), "--project", "9",
                                    "--format", "xml"])
     assert bad.exit_code == 2 and "xml" in bad.output
+
+
+def test_status_page_lists_the_suspects_with_links_to_label_studio(
+        text_backend: Path, start_server: Any, browser: Any) -> None:  # noqa: F811
+    """The "probably mislabelled" table and the annotators, as Chromium draws them."""
+    server = start_server(text_backend, env={**NO_AUTO_TRAIN,
+                                             "LABELLOOP_LABEL_STUDIO_URL": "http://ls.test:8080"})
+    annotate_planted(server)
+    text = review(random.Random(3), True)
+    for ann_id, annotator, label in ((1001, 11, "积极"), (1002, 12, "积极"), (1003, 13, "消极")):
+        send(server, ann_id, 200, text, label, annotator)
+    train(server)
+    browser.get(f"{server.url}/status?refresh=0")
+    rows = _css(browser, "table.suspects tbody tr")
+    tasks = {int(r.get_attribute("data-task")) for r in rows}
+    assert tasks >= FLIPPED and len(tasks) <= len(FLIPPED) + 3, tasks
+    link = _css(browser, f'table.suspects tr[data-task="{min(FLIPPED)}"] a')[0]
+    assert link.get_attribute("href") == f"http://ls.test:8080/projects/1/data?task={min(FLIPPED)}"
+    given, suggested = (c.text for c in _css(
+        browser, f'table.suspects tr[data-task="{min(FLIPPED)}"] td')[3:5])
+    assert {given, suggested} == {"积极", "消极"}
+    annotators = [r.get_attribute("data-annotator")
+                  for r in _css(browser, "table.annotators tbody tr")]
+    assert sorted(annotators) == ["1", "11", "12", "13"] and annotators[0] == "13"
+    assert _screenshot(browser, "status_page_mislabelled.png").stat().st_size > 10_000
