@@ -13,32 +13,12 @@ from typing import Any
 import pytest
 
 from support.data import TWO_LABEL_CONFIG, annotation_event
+from support.reviews import planted, review
 from support.servers import Deployment, Server
 from support.waiting import settled
 from test_status_page import _css, _screenshot, browser  # noqa: F401 - a fixture
 
-GOOD = ["很好", "喜欢", "满意", "漂亮", "舒服", "推荐", "开心", "划算", "干净", "热情"]
-BAD = ["很差", "失望", "难用", "退货", "生气", "太贵", "肮脏", "冷淡", "坏了", "后悔"]
 NO_AUTO_TRAIN = {"LABELLOOP_TRAIN_ON_ANNOTATION": "false"}
-
-
-def review(rng: random.Random, positive: bool) -> str:
-    """A short review of four words of one sentiment and a neutral one."""
-    words = [*rng.sample(GOOD if positive else BAD, 4), rng.choice(["这个", "东西", "店家"])]
-    rng.shuffle(words)
-    return "，".join(words)
-
-
-def planted(count: int, flipped: set[int], seed: int = 7) -> list[tuple[int, str, str]]:
-    """(task id, text, given label) of ``count`` reviews; the ids in ``flipped`` get the
-    other label."""
-    rng = random.Random(seed)
-    rows = []
-    for task in range(1, count + 1):
-        positive = rng.random() < 0.5
-        given = positive != (task in flipped)
-        rows.append((task, review(rng, positive), "积极" if given else "消极"))
-    return rows
 
 
 def send(server: Server, ann_id: int, task: int, text: str, label: str,

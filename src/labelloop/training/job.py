@@ -36,6 +36,7 @@ from labelloop.store.projects import ProjectInfo, label_studio_of
 from labelloop.store.retention import RetentionPolicy, prune
 from labelloop.store.stats import counted_outcome
 from labelloop.store.versions import VersionInfo, VersionStatus
+from labelloop.training.audit_upload import publish_suspects
 from labelloop.training.fit_event import trigger
 from labelloop.training.model_opener import ModelOpener
 from labelloop.training.pipeline import Pipeline
@@ -91,6 +92,8 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
                 fail_version(ctx.stores, record.project, job.record.version, record.job_id,
                              str(job.record.error))
     _end(ctx, job.record)
+    if job.record.outcome is Outcome.PROMOTED:
+        publish_suspects(ctx.settings, ctx.stores, record.project)
     _prune_quietly(ctx, record.project)
     _queue_rescoring(ctx, record.project)
     return job.record
