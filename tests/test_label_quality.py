@@ -72,7 +72,7 @@ def test_the_audit_finds_planted_wrong_labels_and_consensus_merges_annotators(
     assert first["given"] != first["suggested"] and 0 < first["score"] <= 1
     assert [s["score"] for s in audit["suspects"]] == sorted(
         (s["score"] for s in audit["suspects"]), reverse=True)
-    assert audit["seconds"] > 0 and audit["folds"] == 5  # holdout + 4 more folds
+    assert audit["seconds"] > 0 and audit["folds"] == 3  # the hold-out + LABELLOOP_AUDIT_FOLDS
 
     consensus = result["consensus"]
     assert consensus["method"] == "dawid_skene" and consensus["tasks_with_several"] == 1
@@ -158,3 +158,42 @@ def test_status_page_lists_the_suspects_with_links_to_label_studio(
                   for r in _css(browser, "table.annotators tbody tr")]
     assert sorted(annotators) == ["1", "11", "12", "13"] and annotators[0] == "13"
     assert _screenshot(browser, "status_page_mislabelled.png").stat().st_size > 10_000
+
+
+def _ann(ident: int, who: int | None, label: str) -> dict[str, Any]:
+    return {"id": ident, "completed_by": who, "result": [
+        {"from_name": "sentiment", "to_name": "text", "type": "choices",
+         "value": {"choices": [label]}}]}
+
+
+def test_consensus_keeps_one_real_annotation_and_never_edits_it() -> None:
+    from labelloop.training.consensus_labels import with_consensus
+
+    edited = {"id": 1, "data": {"text": "x"}, "annotations": [
+        _ann(1, 5, "积极"), _ann(2, 5, "消极")]}  # one annotator changed their mind
+    crowd = {"id": 2, "data": {"text": "y"}, "annotations": [
+        _ann(3, 5, "消极"), _ann(4, 6, "积极"), _ann(5, 7, "积极"), _ann(6, None, "积极")]}
+    alone = {"id": 3, "data": {"text": "z"}, "annotations": [_ann(7, 5, "积极")]}
+    before = json.dumps([edited, crowd, alone])
+    trained, summary = with_consensus([edited, crowd, alone], "sentiment", "majority")
+    assert json.dumps([edited, crowd, alone]) == before  # the inputs are untouched
+    assert [a["id"] for t in trained for a in t["annotations"]] == [2, 6, 7]
+    assert trained[1]["annotations"][0] is crowd["annotations"][3]  # the newest agreeing
+    # Task 1 has one voice (one annotator's newest), so no agreement to speak of.
+    assert summary["labels"] == {"2": "积极"} and summary["agreement"] == {"2": 0.75}
+    assert summary["annotations"] == {"5": 4, "6": 1, "7": 1, "annotation-6": 1}
+
+
+def test_suspects_become_predictions_label_studio_accepts() -> None:
+    from labelloop.training.audit import AUDIT_VERSION
+    from labelloop.training.audit_upload import audit_predictions
+
+    suspects = [{"task": 12, "annotation": 30, "annotator": "4", "given": "积极",
+                 "suggested": "消极", "score": 0.81}, {"task": "not-a-task", "score": 0.5}]
+    [stored] = audit_predictions(suspects, "sentiment", "text")
+    assert stored["task"] == 12 and stored["model_version"] == AUDIT_VERSION
+    assert stored["score"] == 0.81
+    [region] = stored["result"]
+    assert (region["from_name"], region["to_name"], region["type"]) == (
+        "sentiment", "text", "choices")
+    assert region["value"] == {"choices": ["消极"]}

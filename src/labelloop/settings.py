@@ -65,6 +65,7 @@ _ENV: dict[str, tuple[str, ...]] = {
     "shutdown_grace_s": ("LABELLOOP_SHUTDOWN_GRACE",),
     "consensus": ("LABELLOOP_CONSENSUS",),
     "audit": ("LABELLOOP_AUDIT",),
+    "audit_folds": ("LABELLOOP_AUDIT_FOLDS",),
 }
 CHOICES = {"promote": ("if_not_worse", "always"), "log_format": ("text", "json"),
            "consensus": ("latest", "majority", "dawid_skene")}
@@ -134,6 +135,9 @@ class Settings:
     # with one annotator a task it gives the latest label, as "latest" does.
     consensus: str = "dawid_skene"
     audit: bool = True  # flag the annotations that are probably wrong (choices controls)
+    # Folds (a fit each) for the tasks the evaluation trained on: 2 keeps the audit within
+    # half again of a job of 3,000 annotations (bench/audit_cost.py); 4 is 5-fold CV.
+    audit_folds: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:

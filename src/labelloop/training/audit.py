@@ -26,11 +26,12 @@ from labelloop.training.holdout import KFOLDS, task_bucket, without_answers
 AUDIT_VERSION = "labelloop-audit"  # the model version of the suspects stored in Label Studio
 
 
-def audit_folds(tasks: list[Task], held_out: list[Task]) -> list[list[Task]]:
+def audit_folds(tasks: list[Task], held_out: list[Task], count: int) -> list[list[Task]]:
     """The folds still to predict once the evaluation predicted ``held_out``: the other
-    tasks in ``KFOLDS - 1`` folds (stable: by the same hash as the hold-out)."""
+    tasks in ``count`` folds (at least 2), or all of them in ``KFOLDS`` when nothing was
+    held out (stable: by the same hash as the hold-out)."""
     seen = {id(t) for t in held_out}
-    folds: list[list[Task]] = [[] for _ in range(KFOLDS - 1 if held_out else KFOLDS)]
+    folds: list[list[Task]] = [[] for _ in range(max(count, 2) if held_out else KFOLDS)]
     for task in tasks:
         if id(task) not in seen:
             folds[task_bucket(task) % len(folds)].append(task)

@@ -11,7 +11,7 @@ For a choices control, a task with several annotations is trained on their conse
 (:mod:`labelloop.training.consensus_labels`), and the label audit
 (:mod:`labelloop.training.audit`) gathers each task's class probabilities from a model that
 never saw it: the evaluation's models give those of the tasks they held out, more folds
-give the rest.
+(``Settings.audit_folds``) give the rest.
 
 User code runs here (``fit``, ``predict``), so this runs in the forked child of
 :mod:`labelloop.training.job`, never in a server.
@@ -157,7 +157,8 @@ class Pipeline:
         started = time.monotonic()
         try:
             done = plan.method == "kfold"  # every task was predicted by a fold model
-            folds = [] if done else audit_folds(tasks, plan.held_out)
+            folds = [] if done else audit_folds(tasks, plan.held_out,
+                                                self.settings.audit_folds)
             for i, fold in enumerate(folds):
                 rest = [t for j, f in enumerate(folds) if j != i for t in f] + plan.held_out
                 folder = workdir / AUDIT_DIR / f"fold-{i}"
