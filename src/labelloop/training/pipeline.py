@@ -82,6 +82,7 @@ class Pipeline:
         self.choices = choices[0] if choices else None
         self.found: OutOfSample | None = None  # the audit's probabilities, as they come
         self.audit_error = ""
+        self.audit_seconds = 0.0  # the audit's time inside the evaluation
 
     def build(self, train_output: dict[str, Any] | None) -> LabelStudioModel:
         return self.opener.build(self.project, self.version, self.config, train_output,
@@ -172,17 +173,19 @@ class Pipeline:
             return {**skipped(f"the label audit failed: {type(exc).__name__}: {exc}"),
                     "status": "failed"}
         audit["folds"] = len(folds) + (len(plan.folds) if done else 1)
-        audit["seconds"] = round(time.monotonic() - started, 3)
+        audit["seconds"] = round(time.monotonic() - started + self.audit_seconds, 3)
         return audit
 
-    def _found(self, out: dict[str, Any], tasks: list[Task]) -> None:
+    def _found(self, model: LabelStudioModel, tasks: list[Task]) -> None:
         """An evaluation model's probabilities of the tasks it held out, for the audit."""
         if self.found is None:
             return
+        started = time.monotonic()
         try:
-            self.found.add(self.build(out), tasks)
+            self.found.add(model, tasks)
         except Exception as exc:  # user code: the audit reports it
             self.audit_error = f"{type(exc).__name__}: {exc}"
+        self.audit_seconds += time.monotonic() - started
 
     def _split(self, tasks: list[Task]) -> Split:
         if not self.settings.evaluate:
@@ -202,9 +205,10 @@ class Pipeline:
             out = self.fit(plan.train, workdir / EVAL_DIR, (0.0, 0.45), "evaluation fit",
                            **fit_kwargs)
             self.progress(0.45, "evaluating on held-out annotations")
-            preds = predict_all(self.build(out), plan.held_out, self.settings.predict_chunk)
+            model = self.build(out)
+            preds = predict_all(model, plan.held_out, self.settings.predict_chunk)
             scored = evaluate(self.config, plan.held_out, preds)
-            self._found(out, plan.held_out)
+            self._found(model, plan.held_out)
             return ({"method": "holdout", "train_output": out,
                      "held_out": len(plan.held_out)}, scored, out)
         if plan.method == "kfold":
@@ -222,8 +226,9 @@ class Pipeline:
             folder = workdir / EVAL_DIR / f"fold-{i}"
             out = self.fit(rest, folder, span, f"cross-validation {i + 1}/{len(plan.folds)}",
                            **fit_kwargs)
-            preds += predict_all(self.build(out), fold, self.settings.predict_chunk)
-            self._found(out, fold)
+            model = self.build(out)
+            preds += predict_all(model, fold, self.settings.predict_chunk)
+            self._found(model, fold)
             tasks += fold
             shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(workdir / EVAL_DIR, ignore_errors=True)
