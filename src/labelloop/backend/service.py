@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from labelloop import __version__
+from labelloop.backend.label_quality import served_quality
 from labelloop.backend.metrics import Metrics
 from labelloop.backend.status import project_status
 from labelloop.backend.version_view import describe
@@ -21,7 +22,13 @@ from labelloop.backend.webhook_events import (
 )
 from labelloop.compat.adapters import call_with_accepted
 from labelloop.compat.loader import generation_title, load_backend_class
-from labelloop.errors import InvalidField, LabelloopError, ModelError, StoreUnavailable
+from labelloop.errors import (
+    InvalidField,
+    LabelloopError,
+    ModelError,
+    NotFound,
+    StoreUnavailable,
+)
 from labelloop.sdk.label_config import LabelConfig
 from labelloop.sdk.model import LabelStudioModel
 from labelloop.settings import Settings
@@ -123,8 +130,19 @@ class Backend:
         """Per project: versions with metrics, the running and queued job, failures."""
         projects = ([project_key(project)] if project is not None
                     else self.stores.versions.projects())
-        return [project_status(self.stores, self.scheduler, p, self.version_name)
-                for p in projects]
+        return [{**project_status(self.stores, self.scheduler, p, self.version_name),
+                 "quality": self._quality(p)} for p in projects]
+
+    def _quality(self, project: str) -> dict[str, Any] | None:
+        """The label audit shown beside a project's versions (None: nothing serves)."""
+        try:
+            return served_quality(self.settings, self.stores, project)
+        except NotFound:
+            return None
+
+    def label_quality(self, project: object) -> dict[str, Any]:
+        """The served version's label audit and annotator accuracies (NotFound: none)."""
+        return served_quality(self.settings, self.stores, project_key(project))
 
     def check(self) -> str:
         """Build the model the way /predict would, for each project set up (``--check``);

@@ -11,6 +11,7 @@ import click
 import orjson
 
 from labelloop import __version__
+from labelloop.cli.audit import audit
 from labelloop.cli.manage import COMMANDS as MANAGE_COMMANDS
 from labelloop.cli.options import (
     backend_dir,
@@ -196,6 +197,7 @@ def demo(workdir: Path | None, task: str, ls_venv: Path | None, ls_port: int,
 
 for _command in MANAGE_COMMANDS:
     cli.add_command(_command)
+cli.add_command(audit)
 
 if __name__ == "__main__":
     cli()

@@ -19,6 +19,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from labelloop.server.quality_panel import QUALITY_STYLE, quality_panel
+
 IDLE_REFRESH_S = 10
 BUSY_REFRESH_S = 2  # a job runs: its progress bar should move
 MAX_REFRESH_S = 3600
@@ -361,7 +363,7 @@ def project_section(p: Project, csrf: str, now: float) -> str:
             f'<code>{esc(p.get("model_version"))}</code></span></h2>'
             f'<div class="overview">{learning_curve(p)}<div class="side"><h3>job</h3>'
             f'{job_panel(p, now)}{failures_list(p, now)}</div></div>'
-            f'{versions_table(p, csrf, now)}</section>')
+            f'{versions_table(p, csrf, now)}{quality_panel(p)}</section>')
 
 
 def _refresh_note(refresh: int) -> str:
@@ -387,7 +389,7 @@ def render_page(projects: list[dict[str, Any]], *, csrf: str, about: Mapping[str
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'{meta}<link rel="icon" href="data:,"><title>labelloop · status</title>'
-        f'<style>{STYLE}</style></head><body>'
+        f'<style>{STYLE}{QUALITY_STYLE}</style></head><body>'
         f'<header class="top"><h1>labelloop</h1><span class="about">{about_text}</span>'
         f'<span class="refresh">{_refresh_note(seconds)}</span></header>'
         f'<main>{body}</main><footer>rendered {esc(fmt_utc(now))}</footer></body></html>')

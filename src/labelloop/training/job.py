@@ -36,6 +36,7 @@ from labelloop.store.projects import ProjectInfo, label_studio_of
 from labelloop.store.retention import RetentionPolicy, prune
 from labelloop.store.stats import counted_outcome
 from labelloop.store.versions import VersionInfo, VersionStatus
+from labelloop.training.audit_upload import publish_suspects
 from labelloop.training.fit_event import trigger
 from labelloop.training.model_opener import ModelOpener
 from labelloop.training.pipeline import Pipeline
@@ -91,6 +92,8 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
                 fail_version(ctx.stores, record.project, job.record.version, record.job_id,
                              str(job.record.error))
     _end(ctx, job.record)
+    if job.record.outcome is Outcome.PROMOTED:
+        publish_suspects(ctx.settings, ctx.stores, record.project)
     _prune_quietly(ctx, record.project)
     _queue_rescoring(ctx, record.project)
     return job.record
@@ -325,6 +328,10 @@ def _fit_and_finish(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
                              train_output=outcome.train_output, status=outcome.status)
         result.update(metrics=outcome.metrics, n_train=outcome.n_train, n_eval=outcome.n_eval,
                       evaluation=outcome.evaluation, promotion=outcome.decision.to_dict())
+        if outcome.consensus is not None:
+            result["consensus"] = outcome.consensus
+        if outcome.audit is not None:
+            result["audit"] = outcome.audit
         model_metrics = outcome.train_output.get("metrics")
         if isinstance(model_metrics, dict):  # what the model reported about itself
             result["model_metrics"] = model_metrics
