@@ -53,7 +53,10 @@ def test_suspects_are_findable_in_the_data_manager(studio: LabelStudio, ls: Labe
                                                    tmp_path: Path,
                                                    deployment: Deployment) -> None:
     backend = make_backend(tmp_path / "backend", EXAMPLE)
-    server = deployment.start(backend, env={"LABELLOOP_RESCORE": "false"})
+    # Without re-scoring the training job stores the suspects; with it (Redis mode here),
+    # the re-scoring job does once the version is stored whole.
+    server = deployment.start(backend, env={"LABELLOOP_RESCORE": str(
+        deployment.mode == "redis").lower()})
     rows = planted(150, FLIPPED)
     project = ls.create_project(f"e2e label audit ({deployment.mode})", TWO_LABEL_CONFIG)
     ls.import_tasks(project, [{"data": {"text": text}, "annotations": [
@@ -71,7 +74,7 @@ def test_suspects_are_findable_in_the_data_manager(studio: LabelStudio, ls: Labe
                   check=lambda j: (j["ended"] or 0) > started)
     assert job["outcome"] == "promoted", job
     wait_until(lambda: ls.call("GET", f"api/projects/{project}/model-versions/").get(
-        AUDIT_VERSION), timeout=30)
+        AUDIT_VERSION), timeout=60)
 
     # The filter lists the planted errors (and at most a few more); each holds one
     # prediction of labelloop-audit: the other label, scored.

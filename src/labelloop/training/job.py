@@ -92,7 +92,11 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
                 fail_version(ctx.stores, record.project, job.record.version, record.job_id,
                              str(job.record.error))
     _end(ctx, job.record)
-    if job.record.outcome is Outcome.PROMOTED:
+    # With re-scoring, the suspects follow once the version is stored whole (a stream of
+    # versions would otherwise cost Label Studio a delete and an import each, under its
+    # write lock); without it, now.
+    if job.record.outcome is Outcome.PROMOTED and why_not_rescored(
+            ctx.settings, ctx.stores, record.project) is not None:
         publish_suspects(ctx.settings, ctx.stores, record.project)
     _prune_quietly(ctx, record.project)
     _queue_rescoring(ctx, record.project)

@@ -29,6 +29,7 @@ from labelloop.store.jobs import JobKind, JobRecord, JobState, Outcome
 from labelloop.store.model_context import version_name
 from labelloop.store.project_ids import is_label_studio_project
 from labelloop.store.projects import ProjectInfo, label_studio_of
+from labelloop.training.audit_upload import publish_suspects
 from labelloop.training.model_opener import ModelOpener
 from labelloop.training.pool_scores import score_pool
 from labelloop.training.prediction_upload import Target, Upload, clean_old_versions
@@ -123,6 +124,7 @@ def _score_and_store(ls: LabelStudioClient, target: Target, pool: TaskPool,
     if deleted:
         log.info("project %s: deleted the predictions of %s", target.project,
                  ", ".join(deleted))
+    publish_suspects(settings, stores, target.project)  # the version is stored whole
     return upload.stored
 
 
