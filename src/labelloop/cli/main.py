@@ -11,6 +11,7 @@ import click
 import orjson
 
 from labelloop import __version__
+from labelloop.cli.doctor import doctor
 from labelloop.cli.manage import COMMANDS as MANAGE_COMMANDS
 from labelloop.cli.options import (
     backend_dir,
@@ -194,6 +195,7 @@ def demo(workdir: Path | None, task: str, ls_venv: Path | None, ls_port: int,
     run_demo(folder, venv, ls_port, backend_port, host, click.echo, task)
 
 
+cli.add_command(doctor)
 for _command in MANAGE_COMMANDS:
     cli.add_command(_command)
 
