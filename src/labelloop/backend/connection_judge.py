@@ -59,6 +59,16 @@ def token_kind(token: str) -> str:
     return "legacy token" if _HEX40.fullmatch(token) else "unknown kind of token"
 
 
+def shown(url: str) -> str:
+    """A URL fit to print: no user, password or query (which may carry a secret).
+
+    >>> shown("http://u:pw@ml:9090/webhook?secret=s")
+    'http://ml:9090/webhook'
+    """
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
 def is_private_url(url: str) -> bool:
     """Whether a URL's host is loopback, private or link-local: what Label Studio's
     ``ML_BLOCK_LOCAL_IP`` and ``SSRF_PROTECTION_ENABLED`` refuse. Names are resolved."""
@@ -145,7 +155,7 @@ def judge_ml_backend(project: int, entries: list[dict[str, Any]], backend_url: s
     entry = pick_entry(entries, backend_url)
     if entry is None:
         return _no_entry(project, entries, backend_url)
-    url = str(entry.get("url", "")).rstrip("/")
+    url = shown(str(entry.get("url", ""))).rstrip("/")
     state = str(entry.get("state", ""))
     seen = (f"project {project}: ML backend {entry.get('id')} at {url} is "
             f"{STATES.get(state, state)}")
@@ -167,7 +177,8 @@ def judge_ml_backend(project: int, entries: list[dict[str, Any]], backend_url: s
 
 
 def _no_entry(project: int, entries: list[dict[str, Any]], backend_url: str | None) -> Check:
-    urls = ", ".join(str(e.get("url")) for e in entries) or "none"
+    urls = ", ".join(shown(str(e.get("url"))) for e in entries) or "none"
+    backend_url = shown(backend_url) if backend_url else None
     seen = (f"project {project} has no ML backend at {backend_url} (connected: {urls})"
             if backend_url else f"project {project} has {len(entries)} ML backends ({urls})")
     fix = f"{MODEL_UI} → Connect Model, URL {backend_url or 'http://<backend-host>:9090'}"
@@ -175,7 +186,9 @@ def _no_entry(project: int, entries: list[dict[str, Any]], backend_url: str | No
         fix = "name the backend: --backend-url URL"
     elif backend_url and is_private_url(backend_url):
         fix += ("; Label Studio refuses loopback and private URLs (Connect Model answers "
-                "403) unless started with ML_BLOCK_LOCAL_IP=false")
+                "403, \"URL resolves to a reserved network address\") unless started with "
+                "ML_BLOCK_LOCAL_IP=false (and SSRF_PROTECTION_ENABLED=false, for the "
+                "webhook it makes with the model)")
     return Check("ml_backend", FAIL, seen, fix)
 
 
@@ -188,13 +201,14 @@ def _carries_secret(hook: Mapping[str, Any], secret: str) -> bool:
 def judge_webhook(hooks: list[dict[str, Any]], backend_url: str,
                   secret: str | None) -> Check:
     """The project's webhooks (``GET /api/webhooks/?project=``) against this backend."""
-    target = backend_url.rstrip("/") + "/webhook"
-    mine = [h for h in hooks if str(h.get("url", "")).split("?")[0].rstrip("/") == target]
+    target = shown(backend_url).rstrip("/") + "/webhook"
+    mine = [h for h in hooks if shown(str(h.get("url", ""))).rstrip("/") == target]
     if not mine:
         fix = (f"add it in {WEBHOOK_UI}: URL {target}, send payload on, all actions")
         if is_private_url(target):
-            fix = ("Label Studio skips creating it for a private URL while "
-                   "SSRF_PROTECTION_ENABLED is on (its default): start Label Studio with "
+            fix = ("Label Studio cannot make it for a private URL while "
+                   "SSRF_PROTECTION_ENABLED is on (its default; Connect Model then answers "
+                   "403 yet saves the model): start Label Studio with "
                    "SSRF_PROTECTION_ENABLED=false and connect the model again, or " + fix)
         return Check("webhook", FAIL, f"no webhook to {target}: annotations never reach the "
                      "backend (training only on Start Training)", fix)
