@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from labelloop.cli.studio import LabelStudio, free_port
 from labelloop.sdk.label_studio import LabelStudioClient
 from support.data import EXAMPLE, TWO_LABEL_CONFIG
 from support.servers import Server, make_backend
+from support.waiting import wait_until
 
 NER_CONFIG = ('<View><Text name="text" value="$text"/><Labels name="ner" toName="text">'
               '<Label value="PER"/></Labels></View>')
@@ -225,3 +227,57 @@ def test_ml_block_local_ip_refuses_a_loopback_backend(strict_studio: LabelStudio
     assert code == 1
     assert checks["ml_backend"]["status"] == "fail"
     assert "ML_BLOCK_LOCAL_IP=false" in checks["ml_backend"]["fix"]
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[Any]:
+    """A real headless Chromium (as tests/test_status_page.py drives one)."""
+    chrome, driver_exe = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chrome and driver_exe, "Chromium is missing: make chromium"
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chrome
+    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", f"--user-data-dir={tmp_path / 'chromium'}"]:
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_exe))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_the_connection_panel_in_a_browser(ls: LabelStudioClient, backend: Backend,
+                                           chromium: Any, tmp_path: Path) -> None:
+    """Its own server (one project known); predictions hidden: the panel shows it, with
+    the fix, and never a token."""
+    from selenium.webdriver.common.by import By
+
+    server = Server(backend.folder, tmp_path / "models")
+    try:
+        project = ls.create_project(f"panel {secrets.token_hex(3)}", TWO_LABEL_CONFIG)
+        ls.import_tasks(project, [{"text": t} for t in TEXTS])
+        ls.connect_backend(project, server.url)
+        ls.update_project(project, show_collab_predictions=False)
+
+        def rows() -> dict[str, Any] | None:
+            chromium.get(f"{server.url}/status?refresh=0")
+            found = {r.get_attribute("data-check"): r for r in chromium.find_elements(
+                By.CSS_SELECTOR, "section.connection tr.check")}
+            return found or None
+
+        found = wait_until(rows, timeout=60, interval=1)
+        assert "ck-fail" in found["predictions"].get_attribute("class")
+        assert "Use predictions to prelabel tasks" in found["predictions"].text
+        for ok in ("label_studio", "token", "ml_backend", "webhook", "label_config"):
+            assert "ck-ok" in found[ok].get_attribute("class"), found[ok].text
+        page = chromium.page_source
+        assert f"Label Studio project {project}" in page
+        assert ls.api_key not in page
+        health = server.client.get("/health").json()
+        assert health["status"] == "UP" and "checks" not in health
+    finally:
+        server.stop()

@@ -11,6 +11,7 @@ one ``/predict`` of a sample task, to time it.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import threading
 import time
@@ -44,6 +45,7 @@ from labelloop.settings import Settings
 from labelloop.store.project_ids import is_label_studio_project
 from labelloop.store.projects import ProjectInfo
 
+log = logging.getLogger("labelloop.backend")
 PROBE_TIMEOUT_S = 10.0
 PREDICT_TIMEOUT_S = 120.0  # past Label Studio's own default (100 s): measure, then judge
 SAMPLE_BYTES = 64 * 1024  # a file counts as readable once this much (or all) arrived
@@ -432,12 +434,21 @@ class ConnectionMonitor:
 
     def refresh(self) -> None:
         try:
-            projects: list[int | None] = list(registered_projects(self.backend)[:5]) or [None]
-            reports = {p: run_checks(Target(project=p), self.settings, self.backend)
-                       for p in projects}
+            reports = self._check_all()
         finally:
             with self._lock:
                 self._running = False
                 self._checked_at = time.monotonic()
         with self._lock:
             self._reports = reports
+
+    def _check_all(self) -> dict[int | None, Report]:
+        try:
+            projects: list[int | None] = list(registered_projects(self.backend)[:5]) or [None]
+            return {p: run_checks(Target(project=p), self.settings, self.backend)
+                    for p in projects}
+        except Exception as exc:  # a diagnostic must never take the server down with it
+            log.exception("the connection checks failed")
+            return {None: Report([Check("checks", FAIL, f"the checks themselves failed: "
+                                        f"{type(exc).__name__}: {exc}"[:300],
+                                        "see the server's log")])}
