@@ -39,7 +39,7 @@ from labelloop.backend.connection_judge import (
     pick_entry,
 )
 from labelloop.backend.service import Backend
-from labelloop.errors import LabelloopError, LabelStudioError
+from labelloop.errors import LabelloopError, LabelStudioError, StoreUnavailable
 from labelloop.sdk.label_studio import LabelStudioClient, same_origin
 from labelloop.settings import Settings
 from labelloop.store.project_ids import is_label_studio_project
@@ -96,11 +96,11 @@ class Report:
 # -- what the backend knows ---------------------------------------------------------------
 def registered_projects(backend: Backend) -> list[int]:
     """The Label Studio projects that have called /setup on this backend."""
-    out = []
-    for key in backend.stores.versions.projects():
-        if is_label_studio_project(key) and backend.models.project_info(key) is not None:
-            out.append(int(key))
-    return sorted(out)
+    try:
+        keys = backend.stores.registry.projects()
+    except StoreUnavailable:
+        return []
+    return sorted(int(k) for k in keys if is_label_studio_project(k))
 
 
 def held_tokens(settings: Settings, info: ProjectInfo | None) -> dict[str, str]:
