@@ -36,7 +36,7 @@ def main() -> None:
         backend = start_backend(backend_dir, port, "127.0.0.1")
         studio = LabelStudio(venv / "bin" / "label-studio", root / "ls", free_port())
         try:
-            studio.start()
+            studio.start(timeout=900)  # a busy machine: the first start migrates a new database
             with studio.client() as ls:
                 project, tasks = prepare_project(ls, f"http://127.0.0.1:{port}")
             print(f"demo project {project}: {tasks} tasks; doctor runs, each a new process\n")
