@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from labelloop.backend.connection import Report, held_tokens
@@ -193,3 +194,26 @@ def test_cli_exits_nonzero_and_names_the_cause(tmp_path: Path) -> None:
                                       "http://127.0.0.1:9", "--format", "json"])
     assert result.exit_code == 1
     assert '"label_studio"' in result.output and '"fail"' in result.output
+
+
+@pytest.mark.redis
+def test_redis_check_against_a_real_redis_and_worker(tmp_path: Path) -> None:
+    """No worker: training never starts (fail); one `labelloop worker`: ok; Redis gone: fail."""
+    from labelloop.backend.connection import redis_check
+    from support.data import EXAMPLE
+    from support.servers import Deployment, RedisServer, make_backend
+    from support.waiting import wait_until
+
+    redis = RedisServer(tmp_path / "redis")
+    deployment = Deployment("redis", tmp_path, redis)
+    try:
+        alone = redis_check(redis.url)
+        assert alone.status == "fail" and "no worker" in alone.seen
+        deployment.start_worker(make_backend(tmp_path / "backend", EXAMPLE))
+        working = wait_until(lambda: (c := redis_check(redis.url)).status == "ok" and c,
+                             timeout=60, interval=0.5)
+        assert "1 worker(s)" in working.seen
+    finally:
+        deployment.stop()
+        redis.stop()
+    assert redis_check(redis.url).status == "fail"
