@@ -188,7 +188,7 @@ def strict_studio(ls_venv: Path, tmp_path: Path,
     """A Label Studio of its own, with Label Studio's defaults for the given settings."""
     studio = LabelStudio(ls_venv / "bin" / "label-studio", tmp_path / "ls", free_port(),
                          extra_env=request.param)
-    studio.start()
+    studio.start(timeout=600)  # a fresh database on a busy machine
     yield studio
     studio.stop()
 
