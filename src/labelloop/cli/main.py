@@ -12,6 +12,7 @@ import orjson
 
 from labelloop import __version__
 from labelloop.cli.audit import audit
+from labelloop.cli.doctor import doctor
 from labelloop.cli.manage import COMMANDS as MANAGE_COMMANDS
 from labelloop.cli.options import (
     backend_dir,
@@ -195,6 +196,7 @@ def demo(workdir: Path | None, task: str, ls_venv: Path | None, ls_port: int,
     run_demo(folder, venv, ls_port, backend_port, host, click.echo, task)
 
 
+cli.add_command(doctor)
 for _command in MANAGE_COMMANDS:
     cli.add_command(_command)
 cli.add_command(audit)

@@ -92,7 +92,11 @@ class LabelStudio:
         with (self.data_dir / "label-studio.log").open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
-        self._wait_up(timeout)
+        try:
+            self._wait_up(timeout)
+        except BaseException:  # too slow, or interrupted: never leave it running unowned
+            self.stop()
+            raise
 
     def _wait_up(self, timeout: float) -> None:
         wait_healthy(self.url, self.proc, timeout, "Label Studio",

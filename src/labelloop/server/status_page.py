@@ -372,8 +372,42 @@ def _refresh_note(refresh: int) -> str:
     return f'refreshes every {refresh} s · <a href="status?refresh=0">pause</a>'
 
 
+# -- the Connection panel ----------------------------------------------------------------
+CHECK_BADGES = {"ok": "ok", "warn": "rejected", "fail": "error", "skip": "incomplete"}
+
+
+def connection_panel(reports: Mapping[str, Mapping[str, Any]], age: float | None) -> str:
+    """``labelloop doctor``'s checks by project (``Report.to_dict()``); ``age``: seconds
+    since they ran (None: not yet). Every text goes through :func:`esc`."""
+    if age is None:
+        body = '<p class="muted">checking the connection to Label Studio…</p>'
+    else:
+        body = "".join(_connection_table(name, r) for name, r in reports.items())
+    when = f" · checked {int(age)} s ago" if age is not None else ""
+    return (f'<section class="connection" id="connection"><h2>Connection'
+            f'<span class="serving">the checks of labelloop doctor{when}</span></h2>'
+            f'{body}</section>')
+
+
+def _connection_table(name: str, report: Mapping[str, Any]) -> str:
+    rows = []
+    for c in report.get("checks") or []:
+        status = str(c.get("status"))
+        fix = c.get("fix") if status != "ok" else None
+        rows.append(f'<tr class="check ck-{esc(status)}" data-check="{esc(c.get("name"))}">'
+                    f'<td><span class="badge st-{CHECK_BADGES.get(status, "unknown")}">'
+                    f'{esc(status)}</span></td><td><code>{esc(c.get("name"))}</code></td>'
+                    f'<td>{esc(c.get("seen"))}'
+                    + (f'<div class="fix">fix: {esc(fix)}</div>' if fix else "")
+                    + "</td></tr>")
+    return (f'<h3>{esc(name)}</h3><table class="checks" data-project="{esc(name)}">'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+
 def render_page(projects: list[dict[str, Any]], *, csrf: str, about: Mapping[str, Any],
-                refresh: int | None = None, now: float | None = None) -> str:
+                refresh: int | None = None, now: float | None = None,
+                connection: str = "") -> str:
     """The whole document. ``refresh``: None picks it (short while a job runs), 0 = off."""
     now = time.time() if now is None else now
     seconds = auto_refresh(projects) if refresh is None else refresh
@@ -381,6 +415,7 @@ def render_page(projects: list[dict[str, Any]], *, csrf: str, about: Mapping[str
     body = "".join(project_section(p, csrf, now) for p in projects) or (
         '<p class="muted">no project has a model version yet: connect the backend in Label '
         'Studio and annotate, or press Start Training.</p>')
+    body += connection
     about_text = " · ".join(esc(part) for part in (
         about.get("model_class"), about.get("api"),
         f"{about['mode']} mode" if about.get("mode") else None,
@@ -465,6 +500,13 @@ line-height:20px;white-space:nowrap}
 .st-incomplete,.st-unknown{color:var(--inc);background:var(--incbg)}
 .served-mark{color:#fff;background:var(--ok)}
 .pin{color:var(--accent);background:#ddf4ff}
+section.connection{background:#fff;border:1px solid var(--line);border-radius:8px;
+padding:12px 16px 16px;margin-bottom:18px}
+table.checks{border-collapse:collapse;width:100%;margin-bottom:10px}
+table.checks td{border-top:1px solid var(--line);padding:4px 8px;vertical-align:top}
+table.checks td:first-child{width:4em}
+table.checks .fix{color:var(--err);font-size:12px}
+tr.ck-warn .fix{color:var(--rej)}
 form.serve{margin:0}
 form.serve button{font:inherit;font-size:12px;padding:2px 10px;border-radius:6px;
 border:1px solid var(--line);background:#f6f8fa;cursor:pointer;white-space:nowrap}

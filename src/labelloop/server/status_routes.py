@@ -32,9 +32,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from labelloop.backend.connection import ConnectionMonitor
 from labelloop.backend.service import Backend
 from labelloop.errors import Forbidden, InvalidField
-from labelloop.server.status_page import refresh_param, render_page, wants_html
+from labelloop.server.status_page import (
+    connection_panel,
+    refresh_param,
+    render_page,
+    wants_html,
+)
 from labelloop.settings import Settings
 
 log = logging.getLogger("labelloop.server")
@@ -190,6 +196,14 @@ class BrowserHome:
         await self.app(scope, receive, send)
 
 
+def _panel(monitor: ConnectionMonitor) -> str:
+    reports, checked_at = monitor.reports()
+    age = time.monotonic() - checked_at if checked_at else None
+    named = {(f"Label Studio project {p}" if p is not None else "Label Studio"): r.to_dict()
+             for p, r in reports.items()}
+    return connection_panel(named, age)
+
+
 # -- the routes -------------------------------------------------------------------------
 def install_status_routes(app: FastAPI, backend: Backend, settings: Settings) -> None:
     """``GET /status``, ``POST /status/serve`` and the browser redirect of ``GET /``.
@@ -198,12 +212,14 @@ def install_status_routes(app: FastAPI, backend: Backend, settings: Settings) ->
     """
     tokens = CsrfTokens(settings)
     about = backend.about()
+    monitor = ConnectionMonitor(settings, backend)
 
     @app.get("/status", include_in_schema=False)
     async def status_page(request: Request) -> Response:
         projects, token = await run_in_threadpool(lambda: (backend.status(), tokens.issue()))
         page = render_page(projects, csrf=token, about=about,
-                           refresh=refresh_param(request.query_params.get("refresh")))
+                           refresh=refresh_param(request.query_params.get("refresh")),
+                           connection=_panel(monitor))
         return HTMLResponse(page, headers=PAGE_HEADERS)
 
     @app.post("/status/serve", include_in_schema=False)

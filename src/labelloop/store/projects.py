@@ -53,6 +53,8 @@ def label_studio_of(settings: Settings, info: ProjectInfo | None) -> tuple[str, 
 class ProjectRegistry(Protocol):
     def save(self, project: str, info: ProjectInfo) -> None: ...
     def get(self, project: str) -> ProjectInfo | None: ...
+    def projects(self) -> list[str]:
+        """Every project that has called /setup."""
 
 
 class FileProjectRegistry:
@@ -70,3 +72,8 @@ class FileProjectRegistry:
     def get(self, project: str) -> ProjectInfo | None:
         data = read_json(self.model_dir / project / PROJECT_FILE)
         return ProjectInfo.from_dict(data) if data else None
+
+    def projects(self) -> list[str]:
+        if not self.model_dir.is_dir():
+            return []
+        return sorted(p.parent.name for p in self.model_dir.glob(f"*/{PROJECT_FILE}"))

@@ -193,6 +193,10 @@ class RedisProjectRegistry:
         self._last_seen[project] = info
         return info
 
+    @guarded
+    def projects(self) -> list[str]:
+        return sorted(text(p) for p in self.redis.hkeys(key("projects")))
+
 
 class RedisStateStore:
     def __init__(self, client: redis.Redis) -> None:

@@ -324,6 +324,26 @@ def _work(burst: bool) -> int:
     return 0 if burst or worker.stopping else EX_TEMPFAIL
 
 
+def queue_health(url: str) -> tuple[int, int, int, float | None]:
+    """For ``labelloop doctor``: (workers, busy workers, queued jobs, age in seconds of the
+    oldest queued job); raises :class:`redis.RedisError` when Redis does not answer."""
+    conn = connect(url)
+    try:
+        workers = Worker.all(connection=conn)
+        busy = sum(w.get_state() == "busy" for w in workers)
+        queue = Queue(QUEUE, connection=conn)
+        ids = queue.get_job_ids(0, 0)
+        oldest = None
+        if ids:
+            job = queue.fetch_job(ids[0])
+            if job is not None and job.enqueued_at is not None:
+                enqueued = job.enqueued_at.replace(tzinfo=job.enqueued_at.tzinfo or timezone.utc)
+                oldest = (datetime.now(timezone.utc) - enqueued).total_seconds()
+        return len(workers), busy, queue.count, oldest
+    finally:
+        conn.close()
+
+
 class _Worker(Worker):
     """An RQ worker that remembers whether it was asked to stop."""
 
