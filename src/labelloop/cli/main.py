@@ -11,7 +11,7 @@ import click
 import orjson
 
 from labelloop import __version__
-from labelloop.cli.audit import audit
+from labelloop.cli.audit_report import audit
 from labelloop.cli.doctor import doctor
 from labelloop.cli.manage import COMMANDS as MANAGE_COMMANDS
 from labelloop.cli.options import (
