@@ -142,7 +142,7 @@ def test_old_train_body_with_completions_trains(tmp_path: Path, start_server: An
     resp = server.client.post("/train", json={
         "completions": completions, "project": "my_backend1a43", "label_config": TEXT_CONFIG,
         "params": {"login": None, "password": None}})
-    assert resp.status_code == 200 and resp.json()["job"], resp.text
+    assert resp.status_code == 201 and resp.json()["job"], resp.text
     body = {"tasks": [{"data": {"text": "很好"}}], "label_config": TEXT_CONFIG,
             "project": "my_backend1a43"}
     answer = wait_until(lambda: (r := server.client.post("/predict", json=body).json()[

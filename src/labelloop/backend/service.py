@@ -21,7 +21,13 @@ from labelloop.backend.webhook_events import (
 )
 from labelloop.compat.adapters import call_with_accepted
 from labelloop.compat.loader import generation_title, load_backend_class
-from labelloop.errors import InvalidField, LabelloopError, ModelError, StoreUnavailable
+from labelloop.errors import (
+    BadRequest,
+    InvalidField,
+    LabelloopError,
+    ModelError,
+    StoreUnavailable,
+)
 from labelloop.sdk.label_config import LabelConfig
 from labelloop.sdk.model import LabelStudioModel
 from labelloop.settings import Settings
@@ -241,17 +247,21 @@ class Backend:
         return why_not_rescored(self.settings, self.stores, project) is None
 
     def train_legacy(self, project: object, annotations: list[dict[str, Any]],
-                     label_config: str | None) -> dict[str, Any]:
-        """The old ``POST /train``: a full export of annotated tasks."""
+                     label_config: str | None, field: str = "annotations") -> dict[str, Any]:
+        """The old ``POST /train``: annotated tasks, added to the training set (or updated,
+        by annotation id); the annotations it does not name stay. Webhooks may have
+        delivered newer ones than the body holds, so a request never replaces the set."""
         key = project_key(project)
+        if not annotations:  # Label Studio 0.9 refused it too, and changed nothing
+            raise BadRequest("No completions found.", field=field)
         if label_config:
             self._config(label_config, "label_config")
             old = self.stores.registry.get(key)
             self.stores.registry.save(key, replace(old, label_config=label_config) if old
                                       else ProjectInfo(label_config))
-        self.stores.training_set.replace(key, annotations)
+        added = self.stores.training_set.merge(key, annotations)
         job = self.scheduler.schedule(key, JobSource.TRAIN_REQUEST)  # asked for: at once
-        return {"status": "ok", "job": job.job_id}
+        return {"status": "ok", "job": job.job_id, "annotations": added}
 
     def job_status(self, job_id: object) -> dict[str, Any]:
         record = self.stores.jobs.get(check_job_id(job_id))

@@ -60,7 +60,8 @@ class TrainRequest(_Body):
         default=None, description="annotated tasks (Label Studio 1.x)")
     completions: list[dict[str, Any]] | None = Field(
         default=None, description="the same, as Label Studio 0.8/0.9 sent them")
-    project: ProjectId
+    project: ProjectId | None = Field(
+        default=None, description="absent: the default project, as on /predict")
     label_config: LabelConfigXml | None = None
     params: dict[str, Any] | None = None
 
