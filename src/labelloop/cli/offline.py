@@ -68,6 +68,9 @@ def train_offline(settings: Settings, project: str, tasks_file: Path,
     key = project_key(project)
     config = label_config_for(settings, key, config_file)
     backend = Backend.open(settings)  # checks the script and the label config
+    if not backend.model_class.learns():
+        raise BadRequest(f"{backend.model_class.__name__} does not override fit(): "
+                         "there is nothing to train")
     backend.setup(key, config)
     gone = load_training_set(backend, key, tasks_file, replace)
     if gone is not None and removed is not None:
