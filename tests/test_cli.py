@@ -153,3 +153,32 @@ def test_init_a_bundled_example(tmp_path: Path) -> None:
     assert (tmp_path / "ner" / "ner_tagger.py").exists()
     both = run("init", str(tmp_path / "x"), "--example", "ner", "--script", str(EXAMPLE))
     assert both.returncode != 0 and "choose one" in both.stderr
+
+
+def test_train_adds_to_the_training_set_and_only_replace_removes(tmp_path: Path) -> None:
+    be = tmp_path / "be"
+    assert run("init", str(be), "--script", str(MODELS / "echo_model.py")).returncode == 0
+    config = tmp_path / "config.xml"
+    config.write_text(TEXT_CONFIG)
+    models = tmp_path / "models"
+
+    def train(ids: range, *flags: str) -> subprocess.CompletedProcess[str]:
+        export = tmp_path / "export.json"
+        export.write_text(json.dumps([{"id": i, "data": {"text": f"t{i}"}, "annotations": [
+            {"id": i, "result": [{"from_name": "sentiment", "to_name": "text",
+                                  "type": "choices", "value": {"choices": ["积极"]}}]}]}
+            for i in ids], ensure_ascii=False))
+        result = run("train", str(be), "--tasks", str(export), "--label-config", str(config),
+                     "--project", "demo", "--model-dir", str(models), *flags)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    def stored() -> set[str]:
+        return {p.stem for p in (models / "demo" / ".annotations").glob("*.json")}
+
+    train(range(0, 4))
+    assert "removed" not in train(range(3, 6)).stdout
+    assert stored() == {str(i) for i in range(6)}
+    replaced = train(range(4, 6), "--replace")
+    assert "--replace removed 4 annotation(s)" in replaced.stdout
+    assert stored() == {"4", "5"}

@@ -49,7 +49,9 @@ def predicted(server: Server, text: str, project: str | None = "1.1795555096") -
     return resp.json()["results"][0]
 
 
-def choice(prediction: dict[str, Any]) -> str | None:
+def choice(prediction: dict[str, Any] | list[Any]) -> str | None:
+    if isinstance(prediction, list):  # no prediction for the task
+        return None
     result = prediction["result"]
     return result[0]["value"]["choices"][0] if result else None
 
@@ -74,12 +76,17 @@ def test_each_generation_trains_serves_and_rolls_back(
     first = deployment.start(backend)
     assert first.client.get("/health").json()["api"] == GENERATIONS[generation]
     untrained = served(first)
-    assert untrained == "ReviewClassifier-untrained"
-    assert predicted(first, "很好")["result"] == []  # untrained: a valid, empty prediction
+    # A 2.x script names its model itself (self.set("model_version", ...)): kept.
+    own = "ReviewClassifier-v0.0.1" if generation == "gen3" else "ReviewClassifier"
+    assert untrained == (own if generation == "gen3" else "ReviewClassifier-untrained")
+    assert predicted(first, "很好") == []  # untrained, nothing to suggest: no prediction
 
     labels = {**dict.fromkeys(POSITIVE, "积极"), **dict.fromkeys(NEGATIVE, "消极")}
     annotate(first, labels)
     v1 = new_version(first, untrained)
+    assert v1.startswith(own + "-") and v1.rsplit("-", 1)[1].isdigit()
+    listed = first.client.get("/versions", params={"project": "1"}).json()["versions"]
+    assert listed == [v1]  # one name per version: /versions, /setup and /predict agree
     # Another server process (in Redis mode, the job ran on a worker) serves it too.
     second = deployment.start(backend)
     assert served(second) == v1
@@ -142,11 +149,11 @@ def test_old_train_body_with_completions_trains(tmp_path: Path, start_server: An
     resp = server.client.post("/train", json={
         "completions": completions, "project": "my_backend1a43", "label_config": TEXT_CONFIG,
         "params": {"login": None, "password": None}})
-    assert resp.status_code == 200 and resp.json()["job"], resp.text
+    assert resp.status_code == 201 and resp.json()["job"], resp.text
     body = {"tasks": [{"data": {"text": "很好"}}], "label_config": TEXT_CONFIG,
             "project": "my_backend1a43"}
     answer = wait_until(lambda: (r := server.client.post("/predict", json=body).json()[
-        "results"][0])["result"] and r, timeout=60)
+        "results"][0]) and r, timeout=60)
     assert choice(answer) == "积极" and served(server) == untrained  # another project
     missing = server.client.post("/train", json={"project": "p", "label_config": TEXT_CONFIG})
     assert missing.status_code == 422 and missing.json()["field"] == "annotations"
@@ -157,9 +164,11 @@ def test_predict_without_project_serves_the_default_project(
     """The body every official example's test_api.py sends: tasks + label_config only."""
     backend = make_backend(tmp_path / "backend", SCRIPTS / "gen2_text_classifier.py")
     server = start_server(backend)
-    answer = predicted(server, "很好", project=None)
-    assert answer["model_version"] == "ReviewClassifier-untrained"
-    assert (tmp_path / "models" / "default").is_dir() or answer["result"] == []
+    resp = server.client.post("/predict", json={"tasks": [{"data": {"text": "很好"}}],
+                                                "label_config": TEXT_CONFIG})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["model_version"] == "ReviewClassifier-untrained"
+    assert resp.json()["results"] == [[]]  # untrained: no prediction
 
 
 def test_init_forms_of_the_old_cli(tmp_path: Path) -> None:

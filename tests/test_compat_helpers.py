@@ -290,7 +290,7 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             if path == "/boom":
                 self._send(500, b"internal")
                 return
-            if path.startswith("/missing"):
+            if path.startswith("/missing") or "?d=missing" in self.path:
                 self._send(404, b"no")
                 return
             if server.requires_auth and seen.authorization not in (
@@ -683,3 +683,75 @@ def test_normalize_predictions() -> None:
     for bad in ({"results": []}, "text", 3):
         with pytest.raises(ModelError):
             normalize_predictions(bad)
+
+
+# -- issue 19: local files off this disk, refused tokens, both env spellings ---------------
+
+def test_local_file_not_on_this_disk_is_downloaded_from_label_studio(
+        servers: tuple[FakeServer, FakeServer], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backend does not share Label Studio's disk: the file comes from Label Studio."""
+    ls, _ = servers
+    root = tmp_path / "root"
+    (root / "here").mkdir(parents=True)
+    (root / "here" / "a.png").write_bytes(PNG)
+    monkeypatch.setenv("LOCAL_FILES_DOCUMENT_ROOT", str(root))
+    kwargs: dict[str, Any] = {"cache_dir": str(tmp_path / "cache"), "hostname": ls.url,
+                              "access_token": LEGACY_TOKEN}
+    assert get_local_path("/data/local-files/?d=here/a.png", **kwargs) == str(
+        root / "here" / "a.png")  # on the disk: read there, nothing fetched
+    assert ls.requests == []
+    url = "/data/local-files/?d=" + quote("images/x 1.png")
+    path = get_local_path(url, **kwargs)
+    assert Path(path).read_bytes().startswith(PNG)
+    assert ls.requests[-1].path == url
+    assert ls.requests[-1].authorization == f"Token {LEGACY_TOKEN}"
+    # Neither works: one message with both reasons.
+    with pytest.raises(FileNotFoundError, match=r"local file .*gone\.png does not exist; "
+                                                 r"downloading it from Label Studio failed: "
+                                                 r".*answered 404"):
+        get_local_path("/data/local-files/?d=missing/gone.png", **kwargs)
+    with pytest.raises(LabelStudioError, match=r"does not exist; .*answered 401.*legacy token"):
+        get_local_path("/data/local-files/?d=images/y.png", cache_dir=str(tmp_path),
+                       hostname=ls.url, access_token="not-the-token")
+    monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
+    monkeypatch.delenv("LABEL_STUDIO_HOST", raising=False)
+    with pytest.raises(FileNotFoundError, match=r"does not exist; .*no Label Studio URL"):
+        get_local_path("/data/local-files/?d=images/z.png", cache_dir=str(tmp_path))
+
+
+def test_a_refused_token_is_named_with_where_it_came_from(
+        servers: tuple[FakeServer, FakeServer], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ls, _ = servers
+    for name in local_files.LABEL_STUDIO_KEY_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(LabelStudioError) as legacy:  # what /setup sent
+        get_local_path("/data/upload/1/q.png", cache_dir=str(tmp_path), hostname=ls.url,
+                       access_token="f" * 40)
+    assert "answered 401" in legacy.value.message
+    assert "legacy token that Label Studio sent in /setup" in legacy.value.message
+    assert "set LABEL_STUDIO_API_KEY (or LABEL_STUDIO_ACCESS_TOKEN)" in legacy.value.message
+    revoked = "eyJhbGciOiJIUzI1NiJ9.eyJyZXZva2VkIjp0cnVlfQ.c2ln"
+    monkeypatch.setenv("LABEL_STUDIO_ACCESS_TOKEN", revoked)
+    with pytest.raises(LabelStudioError) as pat:  # a personal access token from the env
+        get_local_path("/data/upload/1/r.png", cache_dir=str(tmp_path), hostname=ls.url)
+    assert "personal access token from LABEL_STUDIO_ACCESS_TOKEN" in pat.value.message
+    assert "set LABEL_STUDIO_ACCESS_TOKEN to a valid one" in pat.value.message
+
+
+def test_both_env_spellings_reach_the_settings_and_win_over_setup(tmp_path: Path) -> None:
+    from labelloop.settings import Settings
+    from labelloop.store.projects import ProjectInfo, label_studio_address
+
+    examples = Settings.from_env({"LABEL_STUDIO_HOST": "http://ls:8080",
+                                  "LABEL_STUDIO_ACCESS_TOKEN": JWT}, backend_dir=tmp_path)
+    assert (examples.label_studio_url, examples.label_studio_api_key) == ("http://ls:8080", JWT)
+    ours = Settings.from_env({"LABEL_STUDIO_URL": "http://a", "LABEL_STUDIO_HOST": "http://b",
+                              "LABEL_STUDIO_API_KEY": "k1", "LABEL_STUDIO_ACCESS_TOKEN": "k2"},
+                             backend_dir=tmp_path)
+    assert (ours.label_studio_url, ours.label_studio_api_key) == ("http://a", "k1")
+    setup = ProjectInfo("<View/>", "http://from-setup", LEGACY_TOKEN)
+    assert label_studio_address(examples, setup) == ("http://ls:8080", JWT)
+    bare = Settings.from_env({}, backend_dir=tmp_path)
+    assert label_studio_address(bare, setup) == ("http://from-setup", LEGACY_TOKEN)

@@ -154,6 +154,7 @@ def test_gunicorn_serves_the_wsgi_app_and_training_goes_on(tmp_path: Path,
                 return version if version != untrained and not busy["is_training"] else None
 
             version = wait_until(trained, timeout=120)
+            assert version.startswith(untrained + "-")  # the script's name, then labelloop's
             for _ in range(4):  # whichever worker answers serves the new version
                 answer = client.post("/predict", json={
                     "tasks": [{"id": 9, "data": {"text": "great"}}], "project": "1",

@@ -132,7 +132,7 @@ def test_legacy_train_endpoint(echo_backend: Path, deployment: Deployment) -> No
     resp = server.client.post("/train", json={"annotations": tasks, "project": "9.1795555284",
                                               "label_config": TEXT_CONFIG,
                                               "params": {"login": None, "password": None}})
-    assert resp.status_code == 200 and len(resp.json()["job"]) == 32
+    assert resp.status_code == 201 and len(resp.json()["job"]) == 32
     wait_until(lambda: setup(server, "9.1795555284") != "EchoModel-untrained", timeout=30)
     answer = predict(server, ["x"], project="9.1795555284")
     assert answer["results"][0]["result"][0]["value"]["choices"] == ["消极"]

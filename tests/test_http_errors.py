@@ -68,8 +68,8 @@ def test_bad_requests_name_the_field(echo_server: InProcess, path: str, payload:
 
 
 def test_missing_query_parameters_and_unknown_job(echo_server: InProcess) -> None:
-    resp = echo_server.client.get("/is_training")
-    assert resp.status_code == 422 and resp.json()["field"] == "project"
+    resp = echo_server.client.get("/job_status")
+    assert resp.status_code == 422 and resp.json()["field"] == "job_id"
     resp = echo_server.client.get("/job_status", params={"job_id": "0" * 32})
     assert resp.status_code == 404 and resp.json()["error"] == "not_found"
     resp = echo_server.client.get("/job_status", params={"job_id": "../../etc/passwd"})

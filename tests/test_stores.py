@@ -82,7 +82,9 @@ def test_training_set_upsert_is_idempotent_and_delete_removes(tmp_path: Path) ->
 def test_training_set_replace(tmp_path: Path) -> None:
     store = FileTrainingSetStore(tmp_path)
     store.upsert("p", {"id": 1, "result": []}, {"id": 1, "data": {}})
-    store.replace("p", [{"id": 5, "data": {"t": 1}, "annotations": [{"id": 7, "result": []}]}])
+    removed = store.replace("p", [{"id": 5, "data": {"t": 1},
+                                   "annotations": [{"id": 7, "result": []}]}])
+    assert removed == 1
     assert [(t["id"], [a["id"] for a in t["annotations"]]) for t in store.snapshot("p")] == [
         (5, [7])]
 
@@ -113,3 +115,17 @@ def test_job_records(tmp_path: Path) -> None:
         jobs.get(new_job_id())
     with pytest.raises(InvalidField):
         jobs.get("../../etc/passwd")
+
+
+def test_training_set_merge_adds_and_updates_and_keeps_the_rest(tmp_path: Path) -> None:
+    store = FileTrainingSetStore(tmp_path)
+    store.upsert("p", {"id": 1, "result": []}, {"id": 1, "data": {}})
+    store.upsert("p", {"id": 2, "result": []}, {"id": 2, "data": {}})
+    added = store.merge("p", [{"id": 2, "data": {"t": 2}, "annotations": [
+        {"id": 2, "result": ["new"]}, {"id": 3, "result": []}]}])
+    assert added == 2
+    snap = {a["id"]: a for t in store.snapshot("p") for a in t["annotations"]}
+    assert sorted(snap) == [1, 2, 3] and snap[2]["result"] == ["new"]
+    with pytest.raises(InvalidField):  # one bad id: nothing written
+        store.merge("p", [{"id": 9, "data": {}, "annotations": [{"id": 9}, {"id": "x"}]}])
+    assert sorted(a["id"] for t in store.snapshot("p") for a in t["annotations"]) == [1, 2, 3]

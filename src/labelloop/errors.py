@@ -10,6 +10,8 @@ with :attr:`LabelloopError.status`; the CLI prints the message and exits non-zer
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
 from typing import Any
 
 
@@ -87,10 +89,55 @@ class NotFound(LabelloopError):
 
 
 class ModelError(LabelloopError):
-    """The user's model raised or returned something unusable."""
+    """The user's model raised or returned something unusable; ``script``: where in the
+    user's script it raised (:func:`script_frame`), sent along in the JSON body."""
 
     status = 500
     code = "model_error"
+
+    def __init__(self, message: str, *, field: str | None = None,
+                 script: dict[str, Any] | None = None) -> None:
+        super().__init__(message, field=field)
+        self.script = script
+
+    @classmethod
+    def raised(cls, what: str, exc: BaseException, script_dir: Path | None) -> ModelError:
+        """``what`` (e.g. ``"MyModel.predict() raised"``) ``exc``: a message naming the
+        exception and the line of the user's script (under ``script_dir``) it came from."""
+        where = script_frame(exc, script_dir)
+        at = f" ({where['file']}, line {where['line']})" if where.get("file") else ""
+        return cls(f"{what} {where['exception']}: {where['message']}{at}",
+                   script=where)
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        if self.script is not None:
+            body["script"] = self.script
+        return body
+
+
+def script_frame(exc: BaseException, script_dir: Path | None) -> dict[str, Any]:
+    """``{"file", "line", "exception", "message"}``: the innermost frame of ``exc``'s
+    traceback that is in the user's folder (the script, not the library it called into);
+    the innermost frame of all when none is."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    folder = script_dir.resolve() if script_dir is not None else None
+    mine = [f for f in frames if folder is not None and _inside(f.filename, folder)]
+    frame = (mine or frames)[-1] if frames else None
+    where: dict[str, Any] = {"file": None, "line": None, "exception": type(exc).__name__,
+                             "message": str(exc)}
+    if frame is not None:
+        path = Path(frame.filename)
+        shown = path.resolve().relative_to(folder) if mine and folder else path
+        where.update(file=str(shown), line=frame.lineno)
+    return where
+
+
+def _inside(filename: str, folder: Path) -> bool:
+    try:
+        return Path(filename).resolve().is_relative_to(folder)
+    except (OSError, ValueError):
+        return False
 
 
 class ScriptError(LabelloopError):

@@ -31,8 +31,11 @@ _ENV: dict[str, tuple[str, ...]] = {
     "basic_auth_pass": ("LABELLOOP_BASIC_AUTH_PASS", "BASIC_AUTH_PASS"),
     "webhook_secret": ("LABELLOOP_WEBHOOK_SECRET",),
     "redis_url": ("LABELLOOP_REDIS_URL", "REDIS_URL"),
-    "label_studio_url": ("LABELLOOP_LABEL_STUDIO_URL", "LABEL_STUDIO_URL"),
-    "label_studio_api_key": ("LABELLOOP_LABEL_STUDIO_API_KEY", "LABEL_STUDIO_API_KEY"),
+    # label-studio-ml-backend's examples (READMEs, docker-compose files) spell them
+    # LABEL_STUDIO_HOST and LABEL_STUDIO_ACCESS_TOKEN: both spellings work.
+    "label_studio_url": ("LABELLOOP_LABEL_STUDIO_URL", "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST"),
+    "label_studio_api_key": ("LABELLOOP_LABEL_STUDIO_API_KEY", "LABEL_STUDIO_API_KEY",
+                             "LABEL_STUDIO_ACCESS_TOKEN"),
     "max_body_bytes": ("LABELLOOP_MAX_BODY_BYTES",),
     "train_on_annotation": ("LABELLOOP_TRAIN_ON_ANNOTATION",),
     "model_cache_size": ("LABELLOOP_MODEL_CACHE_SIZE",),
@@ -67,6 +70,8 @@ _ENV: dict[str, tuple[str, ...]] = {
     "audit": ("LABELLOOP_AUDIT",),
     "audit_folds": ("LABELLOOP_AUDIT_FOLDS",),
 }
+# Where a Label Studio token may come from in the environment, first found wins.
+LABEL_STUDIO_KEY_ENV = _ENV["label_studio_api_key"]
 CHOICES = {"promote": ("if_not_worse", "always"), "log_format": ("text", "json"),
            "consensus": ("latest", "majority", "dawid_skene")}
 

@@ -23,6 +23,7 @@ from labelloop.backend.webhook_events import (
 from labelloop.compat.adapters import call_with_accepted
 from labelloop.compat.loader import generation_title, load_backend_class
 from labelloop.errors import (
+    BadRequest,
     InvalidField,
     LabelloopError,
     ModelError,
@@ -35,7 +36,7 @@ from labelloop.settings import Settings
 from labelloop.store.bundle import Stores
 from labelloop.store.factory import open_stores
 from labelloop.store.jobs import JobKind, JobSource, check_job_id
-from labelloop.store.model_context import version_name
+from labelloop.store.model_context import named_version, project_version_name, version_name
 from labelloop.store.project_ids import project_key
 from labelloop.store.projects import ProjectInfo
 from labelloop.store.retention import PruneResult, RetentionPolicy, prune
@@ -46,6 +47,7 @@ from labelloop.training.rescoring import why_not_rescored
 from labelloop.training.scheduling import open_scheduler
 
 log = logging.getLogger("labelloop.backend")
+NO_FIT = "the model class does not override fit(): it never trains"
 
 
 class Backend:
@@ -83,7 +85,12 @@ class Backend:
     # -- versions ---------------------------------------------------------------------
     def model_version(self, project: str) -> str:
         """The string Label Studio stores with predictions; the same in /setup and /predict."""
-        return self.version_name(self.stores.versions.current_version(project))
+        return self.project_version_name(project, self.stores.versions.current_version(project))
+
+    def project_version_name(self, project: str, version: str | None) -> str:
+        """The name of a version of the project, read from the stores (the name /predict
+        stamps, without building the model)."""
+        return project_version_name(self.stores, self.model_class, project, version)
 
     def version_name(self, version: str | None) -> str:
         return version_name(self.model_class.__name__, version)
@@ -97,8 +104,9 @@ class Backend:
         details: dict[str, Any] = {}
         for p in projects:
             infos = self.stores.versions.history(p)
-            details[p] = [describe(i, self.version_name(i.version)) for i in infos]
-            names += [self.version_name(i.version) for i in reversed(infos)
+            details[p] = [describe(i, self.project_version_name(p, i.version))
+                          for i in infos]
+            names += [self.project_version_name(p, i.version) for i in reversed(infos)
                       if i.status is VersionStatus.OK]
         return {"versions": names, "projects": details}
 
@@ -244,6 +252,11 @@ class Backend:
             job = self.scheduler.schedule(event.project, JobSource.WEBHOOKS, JobKind.RESCORE)
             return {"status": "ok", "action": event.action, "training": False,
                     "rescoring": True, "job": job.job_id}
+        if not self.model_class.learns() and (event.action == START_TRAINING
+                                              or event.changes_training_set):
+            log.debug("webhook %s project=%s: %s", event.action, event.project, NO_FIT)
+            return {"status": "ok", "action": event.action, "training": False,
+                    "reason": NO_FIT}
         if event.action == START_TRAINING:
             job = self.scheduler.schedule(event.project, JobSource.LABEL_STUDIO)
         elif event.changes_training_set and self.settings.train_on_annotation:
@@ -256,20 +269,28 @@ class Backend:
 
     def _rescores(self, project: str) -> bool:
         """Whether the project's unlabeled tasks are re-scored in Label Studio."""
-        return why_not_rescored(self.settings, self.stores, project) is None
+        return (self.model_class.learns()
+                and why_not_rescored(self.settings, self.stores, project) is None)
 
     def train_legacy(self, project: object, annotations: list[dict[str, Any]],
-                     label_config: str | None) -> dict[str, Any]:
-        """The old ``POST /train``: a full export of annotated tasks."""
+                     label_config: str | None, field: str = "annotations") -> dict[str, Any]:
+        """The old ``POST /train``: annotated tasks, added to the training set (or updated,
+        by annotation id); the annotations it does not name stay. Webhooks may have
+        delivered newer ones than the body holds, so a request never replaces the set."""
         key = project_key(project)
+        if not annotations:  # Label Studio 0.9 refused it too, and changed nothing
+            raise BadRequest("No completions found.", field=field)
         if label_config:
             self._config(label_config, "label_config")
             old = self.stores.registry.get(key)
             self.stores.registry.save(key, replace(old, label_config=label_config) if old
                                       else ProjectInfo(label_config))
-        self.stores.training_set.replace(key, annotations)
+        added = self.stores.training_set.merge(key, annotations)
+        if not self.model_class.learns():
+            return {"status": "ok", "job": None, "annotations": added, "training": False,
+                    "reason": NO_FIT}
         job = self.scheduler.schedule(key, JobSource.TRAIN_REQUEST)  # asked for: at once
-        return {"status": "ok", "job": job.job_id}
+        return {"status": "ok", "job": job.job_id, "annotations": added, "training": True}
 
     def job_status(self, job_id: object) -> dict[str, Any]:
         record = self.stores.jobs.get(check_job_id(job_id))
@@ -297,18 +318,17 @@ class Backend:
         return self.models.label_config(xml, field)
 
     def _served_name(self, version: str | None, model: LabelStudioModel) -> str:
-        """labelloop's name for the version; for an untrained project, a model may name
-        itself (a label-studio-ml-backend script hosted through init_app does)."""
-        own = getattr(model, "own_version", None) if version is None else None
-        return (own() if callable(own) else None) or self.version_name(version)
+        """labelloop's name for the version, unless the model names itself (a
+        label-studio-ml-backend 2.x script): then its name, and the version once trained."""
+        own = getattr(model, "own_version", None)
+        return named_version(own() if callable(own) else None, self.model_class.__name__,
+                             version)
 
     def _setup_name(self, project: str, config: LabelConfig) -> str:
-        """What /setup answers: the name /predict will stamp. A model that may name itself
-        is built now (as label-studio-ml-backend's /setup did), to learn that name."""
-        names_itself = (getattr(self.model_class, "handed_over", False)
-                        and hasattr(self.model_class, "own_version"))
-        if not names_itself or self.stores.versions.current_version(project) is not None:
-            return self.model_version(project)
+        """What /setup answers: the name /predict will stamp. The served model is built
+        now (as Label Studio 0.9's backend did), so that a script refusing this label
+        config says so to /setup (a ModelError naming its file and line), and so that a
+        model that names itself (label-studio-ml-backend's scripts) is asked its name."""
         version, model = self.models.served_model(project, config)
         return self._served_name(version, model)
 
@@ -322,7 +342,8 @@ class Backend:
             raise
         except Exception as exc:
             log.exception("%s.predict failed", name)
-            raise ModelError(f"{name}.predict() raised {type(exc).__name__}: {exc}") from exc
+            raise ModelError.raised(f"{name}.predict() raised", exc,
+                                    self.settings.backend_dir) from exc
         if not isinstance(results, list) or len(results) != len(tasks):
             got = len(results) if isinstance(results, list) else type(results).__name__
             raise ModelError(f"{name}.predict() must return a list with one prediction per "
@@ -350,11 +371,18 @@ def _check_task_data(config: LabelConfig, tasks: Sequence[dict[str, Any]]) -> No
 
 
 def _stamp(results: list[Any], model_version: str) -> list[Any]:
-    """Put the served model_version on every prediction; check the shape as we go."""
+    """Put the served model_version on every prediction; check the shape as we go. A
+    prediction with no regions is no prediction: a task gets ``[]`` (Label Studio stores
+    nothing for it) rather than an empty one that would fill its Data Manager."""
+    stamped: list[Any] = []
     for i, item in enumerate(results):
+        kept = []
         for pred in item if isinstance(item, list) else [item]:
             if not isinstance(pred, dict) or not isinstance(pred.get("result"), list):
                 raise ModelError(f"prediction {i} must be a dict with a 'result' list "
                                  f"(or a list of such dicts), got {str(pred)[:100]}")
-            pred["model_version"] = model_version
-    return results
+            if pred["result"]:
+                pred["model_version"] = model_version
+                kept.append(pred)
+        stamped.append(kept if isinstance(item, list) or not kept else kept[0])
+    return stamped

@@ -138,16 +138,24 @@ def offline_options(func: Any) -> Any:
 
 @cli.command()
 @offline_options
+@click.option("--replace", is_flag=True,
+              help="make the training set exactly TASKS' annotations, removing every other "
+                   "(webhooks' too) [default: add and update, keep the rest]")
 @friendly
 def train(backend_dir: Path, tasks_file: Path, project: str, config_file: Path | None,
-          model_dir: Path | None, redis_url: str | None) -> None:
+          model_dir: Path | None, redis_url: str | None, replace: bool) -> None:
     """Train a new version now, from a Label Studio JSON export (with a progress bar).
-    It waits while a job of the project runs elsewhere, as a runner would."""
+    Its annotations join the project's training set. It waits while a job of the
+    project runs elsewhere, as a runner would."""
     from labelloop.cli.offline import train_offline
 
     settings = Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
                                  redis_url=redis_url)
-    record = train_offline(settings, project, tasks_file, config_file)
+    removed: list[int] = []
+    record = train_offline(settings, project, tasks_file, config_file, replace, removed)
+    if removed:
+        click.echo(f"--replace removed {removed[0]} annotation(s) not in {tasks_file} from "
+                   f"the training set of project {record.project}")
     if record.state != "finished":
         raise click.ClickException(f"training failed: {record.error}")
     metrics = record.metrics or {}

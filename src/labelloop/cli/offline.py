@@ -49,14 +49,32 @@ def label_config_for(settings: Settings, project: str, config_file: Path | None)
     return info.label_config
 
 
+def load_training_set(backend: Backend, project: str, tasks_file: Path,
+                      replace: bool) -> int | None:
+    """Add TASKS' annotations to the project's training set (the rest stay), or with
+    ``replace`` make the set equal to them: then how many annotations were removed."""
+    tasks = read_tasks(tasks_file)
+    if replace:
+        return backend.stores.training_set.replace(project, tasks)
+    backend.stores.training_set.merge(project, tasks)
+    return None
+
+
 def train_offline(settings: Settings, project: str, tasks_file: Path,
-                  config_file: Path | None) -> JobRecord:
-    """Train now, showing the job's progress (what ``fit`` reports) as a progress bar."""
+                  config_file: Path | None, replace: bool = False,
+                  removed: list[int] | None = None) -> JobRecord:
+    """Train now, showing the job's progress (what ``fit`` reports) as a progress bar;
+    ``removed`` receives how many annotations ``replace`` removed."""
     key = project_key(project)
     config = label_config_for(settings, key, config_file)
     backend = Backend.open(settings)  # checks the script and the label config
+    if not backend.model_class.learns():
+        raise BadRequest(f"{backend.model_class.__name__} does not override fit(): "
+                         "there is nothing to train")
     backend.setup(key, config)
-    backend.stores.training_set.replace(key, read_tasks(tasks_file))
+    gone = load_training_set(backend, key, tasks_file, replace)
+    if gone is not None and removed is not None:
+        removed.append(gone)
     record = JobRecord(new_job_id(), key, JobState.QUEUED, JobSource.TRAIN_REQUEST)
     backend.stores.jobs.put(record)
     done: list[JobRecord] = []

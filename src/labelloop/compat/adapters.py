@@ -17,12 +17,12 @@ from typing import Any, ClassVar
 
 import orjson
 
+from labelloop.compat import base_ml
 from labelloop.compat.hosting import environ, hosting
 from labelloop.compat.modules import version_module
 from labelloop.compat.response import normalize_predictions
 from labelloop.sdk.context import ProjectContext
 from labelloop.sdk.model import LabelStudioModel, Task, TrainOutput
-from labelloop.sdk.predictions import prediction
 
 FIT_EVENT_KWARGS = ("event", "data", "job_id")
 
@@ -53,6 +53,34 @@ class ForeignModel(LabelStudioModel):
     generation: ClassVar[str]  # "gen1" | "gen2" | "gen3"
     script: ClassVar[Path]
     handed_over: ClassVar[bool] = False  # the caller's own class (init_app), not an import
+    names_itself: ClassVar[bool] = False  # the served name may come from the script
+
+    @classmethod
+    def learns(cls) -> bool:
+        return foreign_learns(cls.foreign)
+
+
+def foreign_learns(foreign: type[Any]) -> bool:
+    """Whether the script's class has a ``fit`` of its own: not the one of a base class
+    (real or stand-in), nor a helper base's ``fit`` over a ``fit2`` it does not define.
+    The stand-in base's ``fit`` learns when a function-style script registered one."""
+    owner = _owner(foreign, "fit")
+    if owner is not None and owner.__name__ == "_Helper":
+        owner = _owner(foreign, "fit2")
+    if owner is None or not _is_base(owner):
+        return owner is not None
+    return owner is base_ml.LabelStudioMLBase and base_ml.registered("update")
+
+
+def _owner(cls: type[Any], name: str) -> type[Any] | None:
+    return next((k for k in cls.__mro__ if name in k.__dict__), None)
+
+
+def _is_base(cls: type[Any]) -> bool:
+    """A class of labelloop's stand-ins or of a real label-studio-ml/label_studio."""
+    module = cls.__module__
+    return (cls.__name__ in ("LabelStudioMLBase", "_Helper", "_Choices", "object")
+            or module.startswith(("labelloop.", "label_studio_ml.", "label_studio.")))
 
 
 class TrainOutputAdapter(ForeignModel):
@@ -100,6 +128,7 @@ class TrainOutputAdapter(ForeignModel):
 
 
 class EventAdapter(ForeignModel):
+    names_itself = True
     # fit() picks its own training data (it usually fetches it from Label Studio):
     # nothing can be held out from it.
     supports_evaluation = False
@@ -136,11 +165,10 @@ class EventAdapter(ForeignModel):
                       else self._instance(self.model_dir))
 
     def own_version(self) -> str | None:
-        """Under init_app (the script's own ``_wsgi.py`` and tests), the name the script gave
-        its model in ``setup()``: label-studio-ml-backend's server answered with it, and
-        the scripts' tests check it. Otherwise None: labelloop names every version."""
-        if not self.handed_over:
-            return None
+        """The name the script gave its model (``self.set("model_version", ...)`` in
+        ``setup()``): label-studio-ml-backend's server answered with it, and the scripts'
+        tests check it. labelloop serves untrained versions under it, and the versions it
+        trains under it followed by the version."""
         value = self.inner.get("model_version")
         return str(value) if value else None
 
@@ -149,8 +177,8 @@ class EventAdapter(ForeignModel):
         with hosting(self.project):
             out = call_with_accepted(self.inner.predict, tasks, context=context)
         predictions = normalize_predictions(out)
-        if not predictions:  # nothing to suggest: a valid, empty prediction per task
-            return [prediction([], score=0.0) for _ in tasks]
+        if not predictions:  # nothing to suggest: no prediction for any task
+            return [[] for _ in tasks]
         return predictions
 
     def fit(self, tasks: list[Task], workdir: Path, **kwargs: Any) -> TrainOutput:

@@ -65,6 +65,11 @@ def update_fn(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def registered(name: str) -> bool:
+    """Whether a script registered a ``name`` ("predict", "update") function."""
+    return name in _FUNCTIONS
+
+
 class LabelStudioMLBase:
     TRAIN_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATION_DELETED",
                     "START_TRAINING")

@@ -5,8 +5,9 @@
 versions accepted, in this order:
 
 1. Local storage: ``/data/local-files/?d=<rel>`` (under ``LOCAL_FILES_DOCUMENT_ROOT``)
-   and Label Studio 0.x's ``/data/<file>?d=<dir>``: the local path, or
-   :class:`FileNotFoundError`.
+   and Label Studio 0.x's ``/data/<file>?d=<dir>``: the local path when the file is on
+   this disk, else downloaded from Label Studio (which serves it from its own disk), as
+   label-studio-sdk does; a message naming both failures when neither works.
 2. Uploads (``upload/…``, ``/upload/…`` and ``/data/upload/…``): ``image_dir/<project>/<file>``,
    ``project_dir/upload/<file>`` or Label Studio's own media folder, when the file is there.
 3. Anything else is downloaded once into the cache (``<md5[:8]>__<name>``): relative paths
@@ -41,7 +42,8 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit
 import httpx
 
 from labelloop.errors import LabelStudioError
-from labelloop.sdk.label_studio import LabelStudioClient, same_origin
+from labelloop.sdk.label_studio import LabelStudioClient, looks_like_jwt, same_origin
+from labelloop.settings import LABEL_STUDIO_KEY_ENV
 
 APP_NAME = "label-studio"
 DOWNLOAD_TIMEOUT = 60.0
@@ -148,9 +150,41 @@ def get_local_path(url: str, cache_dir: str | None = None, project_dir: str | No
     failed download; each message names the URL.
     """
     url = _normalise_upload(url)
-    local = _local_storage_path(url)
+    try:
+        local = _local_storage_path(url)
+    except FileNotFoundError as missing:  # not on this disk: Label Studio serves it too
+        return _from_label_studio(url, missing, cache_dir, hostname, access_token,
+                                  download_resources, task_id, timeout)
     if local is not None:
         return local
+    return _found_or_fetched(url, cache_dir, project_dir, hostname, image_dir, access_token,
+                             download_resources, task_id, timeout)
+
+
+def _from_label_studio(url: str, missing: FileNotFoundError, cache_dir: str | None,
+                       hostname: str | None, access_token: str | None,
+                       download_resources: bool, task_id: int | str | None,
+                       timeout: float) -> str:
+    """A local-files URL whose file is not on this disk, downloaded from Label Studio
+    (which reads it from its own disk); both failures in one message when that fails."""
+    try:
+        return _found_or_fetched(url, cache_dir, None, hostname, None, access_token,
+                                 download_resources, task_id, timeout)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{missing}; {_detail(exc, url)}") from exc
+    except LabelStudioError as exc:
+        raise LabelStudioError(f"{missing}; {_detail(exc, url)}") from exc
+
+
+def _detail(exc: Exception, url: str) -> str:
+    text = exc.message if isinstance(exc, LabelStudioError) else str(exc)
+    return "downloading it from Label Studio failed: " + text.removeprefix(f"{url}: ")
+
+
+def _found_or_fetched(url: str, cache_dir: str | None, project_dir: str | None,
+                      hostname: str | None, image_dir: str | None, access_token: str | None,
+                      download_resources: bool, task_id: int | str | None,
+                      timeout: float) -> str:
     if url.startswith("/data/upload/"):
         found = _find_upload(url, project_dir, image_dir)
         if found is not None:
@@ -164,8 +198,8 @@ def get_local_path(url: str, cache_dir: str | None = None, project_dir: str | No
     dest = target / f"{_short_hash(remote.cache_key)}__{remote.name}"
     if dest.exists() or not download_resources:
         return str(dest)
-    token = (access_token or os.environ.get("LABEL_STUDIO_API_KEY")
-             or os.environ.get("LABEL_STUDIO_ACCESS_TOKEN"))
+    token = access_token or next(
+        (os.environ[n] for n in LABEL_STUDIO_KEY_ENV if os.environ.get(n)), None)
     _download(remote, dest, host, token if remote.to_label_studio else None, timeout)
     return str(dest)
 
@@ -314,10 +348,10 @@ def _download(remote: _Remote, dest: Path, host: str | None, token: str | None,
             headers = _auth_headers(remote, client, host, token, timeout)
             requests = _requests()
             if requests is not None:
-                _fetch_with_requests(requests, remote, dest, headers, timeout)
+                _fetch_with_requests(requests, remote, dest, headers, timeout, token)
                 return
             with client.stream("GET", remote.url, headers=headers) as resp:
-                _check_download(resp.status_code, remote, sent_token=bool(headers))
+                _check_download(resp.status_code, remote, token if headers else None)
                 _write_atomically(resp.iter_bytes(), dest)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise LabelStudioError(
@@ -325,11 +359,11 @@ def _download(remote: _Remote, dest: Path, host: str | None, token: str | None,
 
 
 def _fetch_with_requests(requests: Any, remote: _Remote, dest: Path,
-                         headers: dict[str, str], timeout: float) -> None:
+                         headers: dict[str, str], timeout: float, token: str | None) -> None:
     try:
         with requests.get(remote.url, headers=headers, stream=True, timeout=timeout,
                           allow_redirects=True) as resp:
-            _check_download(resp.status_code, remote, sent_token=bool(headers))
+            _check_download(resp.status_code, remote, token if headers else None)
             _write_atomically(resp.iter_content(chunk_size=CHUNK_BYTES), dest)
     except requests.RequestException as exc:
         raise LabelStudioError(
@@ -343,24 +377,50 @@ def _auth_headers(remote: _Remote, client: httpx.Client, host: str | None,
     try:
         return LabelStudioClient(host, token, timeout).auth_headers(client)
     except LabelStudioError as exc:
-        raise LabelStudioError(f"cannot download {remote.url}: {exc.message}") from exc
+        refused = "answered 401" in exc.message or "answered 403" in exc.message
+        advice = f"; {token_advice(token)}" if refused else ""
+        raise LabelStudioError(f"cannot download {remote.url}: {exc.message}{advice}") from exc
     except (KeyError, ValueError) as exc:  # a refresh answer without a JSON "access" key
         raise LabelStudioError(
             f"cannot download {remote.url}: unexpected answer refreshing the personal "
             f"access token ({type(exc).__name__})") from exc
 
 
-def _check_download(status: int, remote: _Remote, sent_token: bool) -> None:
+def _check_download(status: int, remote: _Remote, token: str | None) -> None:
     if status < 400:
         return
     if status in (404, 410):
         raise FileNotFoundError(f"{remote.url}: the server answered {status}")
     hint = ""
-    if status in (401, 403):
-        hint = (" (the Label Studio token was refused)" if sent_token else
-                " (no token was sent: pass access_token or set LABEL_STUDIO_API_KEY)"
-                if remote.to_label_studio else "")
+    if status in (401, 403) and remote.to_label_studio:
+        hint = (f": {token_advice(token)}" if token else
+                ": no token was sent; set LABEL_STUDIO_API_KEY (or LABEL_STUDIO_ACCESS_TOKEN)"
+                " to a personal access token of Label Studio")
     raise LabelStudioError(f"cannot download {remote.url}: the server answered {status}{hint}")
+
+
+def token_origin(token: str) -> str | None:
+    """The environment variable that holds ``token``; None: it came from /setup."""
+    return next((n for n in LABEL_STUDIO_KEY_ENV if os.environ.get(n) == token), None)
+
+
+def token_advice(token: str) -> str:
+    """Which token Label Studio refused (its kind, where it came from) and what to set.
+
+    >>> print(token_advice("0" * 40))  # doctest: +ELLIPSIS
+    Label Studio refused the legacy token that Label Studio sent in /setup ...
+    """
+    origin = token_origin(token)
+    where = f"from {origin}" if origin else "that Label Studio sent in /setup"
+    if looks_like_jwt(token):
+        return (f"Label Studio refused the personal access token {where} (revoked, or of "
+                f"another Label Studio?): set {origin or 'LABEL_STUDIO_API_KEY'} to a valid "
+                "one (Label Studio: Account & Settings, Personal Access Token)")
+    return (f"Label Studio refused the legacy token {where} (the project creator's, unless "
+            "set; Label Studio 1.23 refuses legacy tokens unless the organisation enables "
+            "them): set LABEL_STUDIO_API_KEY (or LABEL_STUDIO_ACCESS_TOKEN) to a personal "
+            "access token (Account & Settings, Personal Access Token), or enable legacy "
+            "tokens (Organization, API Tokens Settings)")
 
 
 def _write_atomically(chunks: Iterable[bytes], dest: Path) -> None:

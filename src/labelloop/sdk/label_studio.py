@@ -33,7 +33,7 @@ IMPORT_TIMEOUT_S = 600.0
 ACCESS_TOKEN_S = 240.0  # Label Studio's access tokens live 5 minutes: refresh before that
 
 
-def _looks_like_jwt(key: str) -> bool:
+def looks_like_jwt(key: str) -> bool:
     return key.count(".") == 2
 
 
@@ -65,7 +65,7 @@ class LabelStudioClient:
 
     def auth_headers(self, client: httpx.Client) -> dict[str, str]:
         """The Authorization header for this key (a JWT is exchanged for a Bearer token)."""
-        if not _looks_like_jwt(self.api_key):
+        if not looks_like_jwt(self.api_key):
             return {"Authorization": f"Token {self.api_key}"}
         if self._bearer is None or time.monotonic() > self._bearer[1]:
             resp = client.post(urljoin(self.url, "api/token/refresh/"),

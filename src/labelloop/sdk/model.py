@@ -52,6 +52,12 @@ class LabelStudioModel:
         self.project = project
         self.setup()
 
+    @classmethod
+    def learns(cls) -> bool:
+        """Whether the class overrides :meth:`fit`: a model that does not (interactive
+        ones, fixed OCR...) gets no training jobs, so no versions and no re-scoring."""
+        return cls.fit is not LabelStudioModel.fit
+
     @property
     def is_trained(self) -> bool:
         return bool(self.train_output)

@@ -43,7 +43,7 @@ from labelloop.settings import SETTINGS_ENV, Settings
 log = logging.getLogger("labelloop.server")
 M = TypeVar("M", bound=BaseModel)
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorBody} for s in (401, 404, 413, 422, 500, 503)}
+    s: {"model": ErrorBody} for s in (400, 401, 404, 413, 422, 500, 503)}
 
 
 def json_response(content: Any, status: int = 200) -> Response:
@@ -175,20 +175,24 @@ def _install_routes(app: FastAPI, backend: Backend,  # noqa: C901 - one route ea
     async def versions(project: ProjectQuery | None = None) -> Response:
         return json_response(await run_in_threadpool(backend.versions, project))
 
-    @app.post("/train", openapi_extra=_body(TrainRequest), summary="Legacy training request")
+    @app.post("/train", openapi_extra=_body(TrainRequest), status_code=201,
+              summary="Legacy training request")
     async def train(request: Request) -> Response:
         req = await parse(request, TrainRequest)
         tasks = req.annotations if req.annotations is not None else req.completions
         if tasks is None:
             raise InvalidField("annotations", "is required (or 'completions', as Label Studio "
                                               "0.8/0.9 sent it)")
+        field = "annotations" if req.annotations is not None else "completions"
+        project = req.project if req.project is not None else settings.default_project
         return json_response(await run_in_threadpool(
-            backend.train_legacy, req.project, [_annotations_key(t) for t in tasks],
-            req.label_config))
+            backend.train_legacy, project, [_annotations_key(t) for t in tasks],
+            req.label_config, field), 201)  # Label Studio 0.x's backend answered 201
 
     @app.get("/is_training")
-    async def is_training(project: ProjectQuery) -> Response:
-        return json_response(await run_in_threadpool(backend.is_training, project))
+    async def is_training(project: ProjectQuery | None = None) -> Response:
+        return json_response(await run_in_threadpool(
+            backend.is_training, project if project is not None else settings.default_project))
 
     @app.get("/job_status")
     async def job_status(job_id: JobId) -> Response:

@@ -55,12 +55,19 @@ class WebhookRequest(_Body):
     project: WebhookProject
 
 
+# An empty list is refused as Label Studio 0.9 refused it (400 "No completions found."),
+# by the backend rather than the parser: the spec says so with minItems.
+AnnotatedTasks = Annotated[list[dict[str, Any]], WithJsonSchema({
+    "type": "array", "minItems": 1, "items": {"type": "object"}})]
+
+
 class TrainRequest(_Body):
-    annotations: list[dict[str, Any]] | None = Field(
+    annotations: AnnotatedTasks | None = Field(
         default=None, description="annotated tasks (Label Studio 1.x)")
-    completions: list[dict[str, Any]] | None = Field(
+    completions: AnnotatedTasks | None = Field(
         default=None, description="the same, as Label Studio 0.8/0.9 sent them")
-    project: ProjectId
+    project: ProjectId | None = Field(
+        default=None, description="absent: the default project, as on /predict")
     label_config: LabelConfigXml | None = None
     params: dict[str, Any] | None = None
 

@@ -150,14 +150,22 @@ class RedisTrainingSetStore:
         return int(self.redis.hdel(key("annotations", project), *ids)) if ids else 0
 
     @guarded
-    def replace(self, project: str, tasks: list[dict[str, Any]]) -> None:
-        entries = {annotation_id(ann.get("id")): orjson.dumps(
-            {"annotation": ann, "task": slim_task(task)}) for ann, task in task_entries(tasks)}
+    def merge(self, project: str, tasks: list[dict[str, Any]]) -> int:
+        entries = _entries(tasks)
+        if entries:
+            self.redis.hset(key("annotations", project), mapping=entries)  # type: ignore[arg-type]
+        return len(entries)
+
+    @guarded
+    def replace(self, project: str, tasks: list[dict[str, Any]]) -> int:
+        entries = _entries(tasks)
         pipe = self.redis.pipeline()  # MULTI/EXEC: readers see the old set or the new one
+        pipe.hkeys(key("annotations", project))
         pipe.delete(key("annotations", project))
         if entries:
             pipe.hset(key("annotations", project), mapping=entries)  # type: ignore[arg-type]
-        pipe.execute()
+        before = pipe.execute()[0]
+        return len({text(k) for k in before} - set(entries))
 
     @guarded
     def snapshot(self, project: str) -> list[dict[str, Any]]:
@@ -168,6 +176,11 @@ class RedisTrainingSetStore:
     def task_ids(self, project: str) -> set[int]:
         raw = self.redis.hvals(key("annotations", project))
         return entry_task_ids([orjson.loads(v) for v in raw])
+
+
+def _entries(tasks: list[dict[str, Any]]) -> dict[str, bytes]:
+    return {annotation_id(ann.get("id")): orjson.dumps(
+        {"annotation": ann, "task": slim_task(task)}) for ann, task in task_entries(tasks)}
 
 
 class RedisProjectRegistry:

@@ -26,7 +26,8 @@ def annotation_id(value: object, field: str = "annotation.id") -> str:
 class TrainingSetStore(Protocol):
     def upsert(self, project: str, annotation: dict[str, Any], task: dict[str, Any]) -> None: ...
     def delete(self, project: str, annotation_ids: list[str]) -> int: ...
-    def replace(self, project: str, tasks: list[dict[str, Any]]) -> None: ...
+    def merge(self, project: str, tasks: list[dict[str, Any]]) -> int: ...
+    def replace(self, project: str, tasks: list[dict[str, Any]]) -> int: ...
     def snapshot(self, project: str) -> list[dict[str, Any]]: ...
     def task_ids(self, project: str) -> set[int]: ...
 
@@ -94,8 +95,17 @@ class FileTrainingSetStore:
         return removed
 
     @disk_guarded
-    def replace(self, project: str, tasks: list[dict[str, Any]]) -> None:
-        """Make the stored set equal to ``tasks`` (e.g. an export fetched from Label Studio)."""
+    def merge(self, project: str, tasks: list[dict[str, Any]]) -> int:
+        """Add or update the annotations of ``tasks``, keeping every other one; how many."""
+        pairs = task_entries(tasks)  # all validated before anything is written
+        for ann, task in pairs:
+            self.upsert(project, ann, task)
+        return len(pairs)
+
+    @disk_guarded
+    def replace(self, project: str, tasks: list[dict[str, Any]]) -> int:
+        """Make the stored set equal to ``tasks`` (e.g. an export fetched from Label Studio);
+        how many stored annotations it removed."""
         pairs = task_entries(tasks)
         keep = set()
         for ann, task in pairs:
@@ -103,7 +113,7 @@ class FileTrainingSetStore:
             keep.add(annotation_id(ann.get("id")))
         folder = self._dir(project)
         stale = [p.stem for p in folder.glob("*.json") if p.stem not in keep]
-        self.delete(project, stale)
+        return self.delete(project, stale)
 
     def snapshot(self, project: str) -> list[dict[str, Any]]:
         folder = self._dir(project)

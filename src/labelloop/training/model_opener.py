@@ -74,7 +74,9 @@ class ModelOpener:
         except LabelloopError:
             raise  # e.g. the model refuses this label config: a clear 4xx
         except Exception as exc:
-            raise ModelError(f"{name}() failed to load: {type(exc).__name__}: {exc}") from exc
+            log.debug("%s() failed for project %s", name, project, exc_info=exc)  # --debug
+            raise ModelError.raised(f"{name}() failed to load:", exc,
+                                    self.settings.backend_dir) from exc
         if self.on_load is not None:
             self.on_load(project, time.perf_counter() - started)
         return model

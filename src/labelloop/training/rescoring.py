@@ -26,7 +26,7 @@ from labelloop.sdk.model import LabelStudioModel
 from labelloop.settings import Settings
 from labelloop.store.bundle import Stores
 from labelloop.store.jobs import JobKind, JobRecord, JobState, Outcome
-from labelloop.store.model_context import version_name
+from labelloop.store.model_context import project_version_name
 from labelloop.store.project_ids import is_label_studio_project
 from labelloop.store.projects import ProjectInfo, label_studio_of
 from labelloop.training.audit_upload import publish_suspects
@@ -81,7 +81,8 @@ def run_rescore(settings: Settings, stores: Stores, record: JobRecord,
     address = label_studio_of(settings, info)
     assert info is not None and address is not None  # why_not_rescored said so
     model_cls = load_backend_class(settings.backend_dir, settings.model_class)
-    target = Target(project, *address, version, version_name(model_cls.__name__, version))
+    target = Target(project, *address, version,
+                    project_version_name(stores, model_cls, project, version))
 
     def served() -> None:
         if stores.versions.current_version(project) != version:
