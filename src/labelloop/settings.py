@@ -63,6 +63,9 @@ _ENV: dict[str, tuple[str, ...]] = {
     "pool_resync_hours": ("LABELLOOP_POOL_RESYNC_HOURS",),
     "metrics": ("LABELLOOP_METRICS",),
     "shutdown_grace_s": ("LABELLOOP_SHUTDOWN_GRACE",),
+    "storage": ("LABELLOOP_STORAGE",),
+    "cache_dir": ("LABELLOOP_CACHE_DIR",),
+    "cache_max_mb": ("LABELLOOP_CACHE_MAX_MB",),
 }
 CHOICES = {"promote": ("if_not_worse", "always"), "log_format": ("text", "json")}
 
@@ -125,6 +128,12 @@ class Settings:
     # SIGTERM: how long a worker's running job may go on before it is killed (an
     # orchestrator's grace period is often 10 s; raise both together).
     shutdown_grace_s: float = 8.0
+    # Where versions live: "file://" (the model dir, the default) or a bucket
+    # (s3://bucket/prefix, gs://..., az://...; Redis mode only). With a bucket, each process
+    # keeps the versions it loads in a local cache (default <model_dir>/.cache), this big.
+    storage: str = "file://"
+    cache_dir: Path | None = None
+    cache_max_mb: int = 2048
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -151,11 +160,17 @@ class Settings:
         data = dataclasses.asdict(self)
         data["backend_dir"] = str(self.backend_dir)
         data["model_dir"] = str(self.model_dir)
+        data["cache_dir"] = str(self.cache_dir) if self.cache_dir else None
         return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> Settings:
         return cls(**_coerce(json.loads(text)))
+
+    @property
+    def version_cache_dir(self) -> Path:
+        """Where versions fetched from a bucket are kept (LABELLOOP_CACHE_DIR)."""
+        return self.cache_dir or self.model_dir / ".cache"
 
     @property
     def auth_enabled(self) -> bool:
@@ -192,7 +207,7 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
 
 def _coerce_one(name: str, type_name: str, value: Any) -> Any:
     try:
-        if type_name == "Path":
+        if type_name == "Path" or (type_name == "Path | None" and value is not None):
             return Path(value).resolve()
         if type_name == "int":
             return int(value)

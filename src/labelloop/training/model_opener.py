@@ -84,8 +84,10 @@ class ModelOpener:
         """The model that serves ``version`` (None: untrained), built once per (project,
         version, label config): only a cache miss reads the registry and the version."""
         def build() -> LabelStudioModel:
-            train_output = (self.stores.versions.get(project, version).train_output
-                            if version else None)
+            train_output = None
+            if version:
+                self.stores.versions.fetch(project, version)  # a bucket's: into the cache
+                train_output = self.stores.versions.get(project, version).train_output
             log.info("loading %s for project %s version %s", self.model_class.__name__,
                      project, version or "untrained")
             return self.build(project, version, config, train_output, self.project_info(project))
