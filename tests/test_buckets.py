@@ -4,10 +4,14 @@ folder, Redis and the bucket the only shared stores."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from support.buckets import BucketDeployment, MotoServer
@@ -133,3 +137,137 @@ def test_versions_pin_prune_rollback_promote_and_the_cli_work_on_a_bucket(
     assert json.loads(offline.stdout)["results"][0]["model_version"] == new
     metrics = a.client.get("/metrics").text
     assert f'labelloop_served_version_info{{model_version="{new}",project="1"}} 1.0' in metrics
+
+
+def test_a_burst_to_two_servers_coalesces(echo_backend: Path, bucket_mode: BucketDeployment,
+                                          control: Path) -> None:
+    (control / "fit_sleep").write_text("3")
+    env = {"ECHO_CONTROL": str(control)}
+    servers = [bucket_mode.start(echo_backend, env=env) for _ in range(2)]
+    jobs = set()
+    for i in range(1, 41):
+        resp = servers[i % 2].client.post("/webhook", json=annotation_event(i, i, f"t{i}", "积极"))
+        assert resp.status_code == 200
+        jobs.add(resp.json()["job"])
+    assert len(jobs) <= 2  # one running, one queued: the burst is shorter than one fit
+    settled(servers[0], check=lambda j: j["state"] == "finished")
+    versions = sorted(versions_in_bucket(bucket_mode), key=int)
+    assert len(versions) == len(jobs)
+    info = bucket_mode.moto.client().get_object(
+        Bucket="labelloop-test", Key=f"versions/1/{versions[-1]}/train_data_info.json")
+    assert json.loads(info["Body"].read()) == {"count": 40}
+
+
+def worker_tree(dep: BucketDeployment) -> list[psutil.Process]:
+    root = psutil.Process(dep.workers[0].pid)
+    return [root, *root.children(recursive=True)]
+
+
+def kill_all(procs: list[psutil.Process]) -> None:
+    """As if the machine died: every process of the worker at once."""
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(signal.SIGKILL)
+
+
+def failed_job(server: object) -> dict[str, object]:
+    """The project's latest job once it is reported failed (Redis mode: once the dead
+    worker's project lock expires)."""
+    return dict(wait_until(lambda: (j := server.client.get(  # type: ignore[attr-defined]
+        "/is_training", params={"project": "1"}).json()["latest"]) and j["state"] == "failed"
+        and j, timeout=20))
+
+
+def test_a_worker_killed_mid_fit_leaves_nothing_in_the_bucket(
+        echo_backend: Path, bucket_mode: BucketDeployment, control: Path) -> None:
+    env = {"ECHO_CONTROL": str(control)}
+    server = bucket_mode.start(echo_backend, env=env)
+    served(server)
+    v1 = train(server, 1, "积极")
+    (control / "fit_sleep").write_text("120")
+    server.client.post("/webhook", json=annotation_event(2, 2, "差", "消极"))
+    running = wait_until(lambda: (j := server.client.get(
+        "/is_training", params={"project": "1"}).json()["latest"]) and j["state"] == "running"
+        and j.get("version") and j, timeout=30)
+    kill_all(worker_tree(bucket_mode))
+    assert failed_job(server)["job_id"] == running["job_id"]
+    assert versions_in_bucket(bucket_mode) == {v1}  # the version never left the worker
+    assert served(server) == f"EchoModel-{v1}"
+    assert predict(server, ["x"])["results"][0]["model_version"] == f"EchoModel-{v1}"
+    (control / "fit_sleep").unlink()
+    bucket_mode.start_worker(echo_backend, env)  # another machine takes over
+    v3 = train(server, 3, "消极")
+    assert served(server) == f"EchoModel-{v3}" and versions_in_bucket(bucket_mode) == {v1, v3}
+
+
+def test_a_worker_killed_mid_upload_leaves_a_prefix_no_server_loads_and_retention_cleans(
+        echo_backend: Path, bucket_mode: BucketDeployment, control: Path) -> None:
+    env = {"ECHO_CONTROL": str(control), "LABELLOOP_KEEP_FAILED_HOURS": "0"}
+    a, b = bucket_mode.start(echo_backend, env=env), bucket_mode.start(echo_backend, env=env)
+    served(a)
+    v1 = train(a, 1, "积极")
+    (control / "fit_bytes").write_text(str(100 * 1024 * 1024))  # a slow upload
+    a.client.post("/webhook", json=annotation_event(2, 2, "差", "消极"))
+
+    def half_uploaded() -> str | None:
+        for version in versions_in_bucket(bucket_mode) - {v1}:
+            keys = set(bucket_mode.version_keys("1", version))
+            if keys and "job_result.json" not in keys:
+                return version
+        return None
+
+    procs = worker_tree(bucket_mode)
+    half = str(wait_until(half_uploaded, timeout=60, interval=0.01))
+    kill_all(procs)
+    assert "job_result.json" not in bucket_mode.version_keys("1", half)
+    failed_job(a)
+    for server in (a, b):  # the previous version serves; the half-uploaded one is listed
+        assert served(server) == f"EchoModel-{v1}"
+        assert predict(server, ["x"])["results"][0]["model_version"] == f"EchoModel-{v1}"
+    listed = a.client.get("/versions").json()["projects"]["1"]
+    assert {i["version"]: i["status"] for i in listed}[half] == "incomplete"
+    assert not (b.model_dir / ".cache" / "1" / half).exists()
+    # The next job (on another worker) marks it failed, and retention removes its prefix.
+    (control / "fit_bytes").unlink()
+    bucket_mode.start_worker(echo_backend, env)
+    v3 = train(a, 3, "消极")
+    wait_until(lambda: versions_in_bucket(bucket_mode) == {v1, v3}, timeout=10)
+    wait_until(lambda: served(a) == served(b) == f"EchoModel-{v3}", timeout=2)
+
+
+def test_an_unreachable_bucket_fails_the_job_and_the_served_version_serves_on(
+        echo_backend: Path, bucket_mode: BucketDeployment, moto: MotoServer) -> None:
+    server = bucket_mode.start(echo_backend)
+    served(server)
+    v1 = f"EchoModel-{train(server, 1, '积极')}"
+    assert predict(server, ["x"])["results"][0]["model_version"] == v1
+    moto.stop()
+
+    def health() -> dict[str, object]:
+        started = time.monotonic()
+        answer = server.client.get("/health")
+        assert time.monotonic() - started < 1.0 and answer.status_code == 200
+        return dict(answer.json())
+
+    wait_until(lambda: health()["storage"] == "unreachable", timeout=5)
+    resp = server.client.post("/webhook", json=annotation_event(2, 2, "差", "消极"))
+    assert resp.status_code == 200, resp.text
+    job = failed_job(server)
+    assert "unreachable" in str(job["error"]) and "Traceback" not in str(job["error"])
+    assert served(server) == v1
+    assert predict(server, ["x"])["results"][0]["model_version"] == v1
+
+
+def test_a_redis_restart_keeps_serving_and_training_from_the_bucket(
+        echo_backend: Path, bucket_mode: BucketDeployment, redis_server: RedisServer) -> None:
+    a, b = bucket_mode.start(echo_backend), bucket_mode.start(echo_backend)
+    served(a)
+    v1 = f"EchoModel-{train(a, 1, '积极')}"
+    wait_until(lambda: served(b) == v1, timeout=2)
+    redis_server.stop()
+    for server in (a, b):
+        assert predict(server, ["x"])["results"][0]["model_version"] == v1
+    redis_server.start()
+    v2 = f"EchoModel-{train(b, 2, '消极')}"
+    wait_until(lambda: served(a) == served(b) == v2, timeout=2)
+    assert predict(a, ["x"])["results"][0]["model_version"] == v2
