@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -271,3 +274,18 @@ def test_a_redis_restart_keeps_serving_and_training_from_the_bucket(
     v2 = f"EchoModel-{train(b, 2, '消极')}"
     wait_until(lambda: served(a) == served(b) == v2, timeout=2)
     assert predict(a, ["x"])["results"][0]["model_version"] == v2
+
+
+def test_a_bucket_without_redis_is_a_clear_error(echo_backend: Path, tmp_path: Path) -> None:
+    for command in (["start", str(echo_backend)], ["versions", str(echo_backend)]):
+        result = subprocess.run([sys.executable, "-m", "labelloop.cli.main", *command,
+                                 "--model-dir", str(tmp_path / "m"), "--storage",
+                                 "s3://bucket/prefix"], capture_output=True, text=True,
+                                timeout=60, env={**os.environ, "REDIS_URL": "",
+                                                 "LABELLOOP_REDIS_URL": ""})
+        assert result.returncode != 0 and "needs Redis mode" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    bad = subprocess.run([sys.executable, "-m", "labelloop.cli.main", "versions",
+                          str(echo_backend), "--storage", "ftp://x"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode != 0 and "expected file://" in bad.stderr

@@ -29,7 +29,7 @@ from labelloop.errors import NotFound, StoreUnavailable
 from labelloop.settings import Settings
 from labelloop.store.atomic import write_json_atomic
 from labelloop.store.buckets import Bucket
-from labelloop.store.redis_stores import RedisVersionStore, key
+from labelloop.store.redis_stores import RedisVersionStore, key, text
 from labelloop.store.version_cache import VersionCache
 from labelloop.store.versions import CURRENT, JOB_RESULT, VersionInfo, VersionStatus
 
@@ -69,7 +69,26 @@ class BucketVersionStore(RedisVersionStore):
     def _work(self, project: str, version: str) -> Path:
         return self.model_dir / WORK / project / version
 
-    # The pointer: Redis first; the bucket's .current when Redis has none.
+    # The pointer: Redis first; the bucket's .current when Redis has none or is down.
+    def _pointer(self, project: str) -> str | None:
+        try:
+            raw = self.redis.get(key("current", project))
+        except redis.RedisError:
+            with contextlib.suppress(StoreUnavailable):
+                stored = self._stored_pointer(project)
+                if stored:
+                    return stored
+            return self._last_seen.get(project)
+        if raw:
+            version: str | None = text(raw)
+        else:  # no pointer in Redis (emptied, or never trained): the bucket's, if it answers
+            try:
+                version = self._stored_pointer(project)
+            except StoreUnavailable:
+                return self._last_seen.get(project)
+        self._last_seen[project] = version
+        return version
+
     def _stored_pointer(self, project: str) -> str | None:
         at, version = self._stored.get(project, (0.0, None))
         if time.monotonic() - at > STORED_POINTER_TTL_S:
