@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -289,3 +290,27 @@ def test_a_bucket_without_redis_is_a_clear_error(echo_backend: Path, tmp_path: P
                           str(echo_backend), "--storage", "ftp://x"], capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode != 0 and "expected file://" in bad.stderr
+
+
+def test_the_status_page_of_one_server_serves_a_version_through_another(
+        echo_backend: Path, bucket_mode: BucketDeployment) -> None:
+    env = {"LABELLOOP_WEBHOOK_SECRET": "s3cret"}  # machines share no folder: nor a key file
+    a, b = bucket_mode.start(echo_backend, env=env), bucket_mode.start(echo_backend, env=env)
+    served(a)
+    versions = []
+    for ann, label in ((1, "积极"), (2, "消极")):
+        before = a.client.get("/is_training", params={"project": "1"}).json()["latest"]
+        a.client.post("/webhook", params={"secret": "s3cret"},
+                      json=annotation_event(ann, ann, f"t{ann}", label))
+        job = settled(a, besides=before["job_id"] if before else None,
+                      check=lambda j: j["state"] == "finished")
+        versions.append(str(job["version"]))
+    page = a.client.get("/status")
+    assert page.status_code == 200 and all(v in page.text for v in versions)
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token
+    answer = b.client.post("/status/serve", headers={"Origin": b.url},
+                           data={"project": "1", "version": versions[0], "csrf": token[1]})
+    assert answer.status_code == 303, answer.text
+    old = f"EchoModel-{versions[0]}"
+    wait_until(lambda: served(a) == served(b) == old, timeout=2)
