@@ -314,3 +314,23 @@ def test_the_status_page_of_one_server_serves_a_version_through_another(
     assert answer.status_code == 303, answer.text
     old = f"EchoModel-{versions[0]}"
     wait_until(lambda: served(a) == served(b) == old, timeout=2)
+
+
+def test_refused_credentials_fail_the_job_with_the_reason(
+        echo_backend: Path, redis_server: RedisServer, tmp_path: Path) -> None:
+    # moto checks credentials after its first request (the bucket's creation): the
+    # deployment's keys are then unknown to it, as revoked keys would be.
+    moto = MotoServer(tmp_path / "moto-auth", env={"INITIAL_NO_AUTH_ACTION_COUNT": "1"})
+    dep = BucketDeployment(tmp_path, redis_server, moto)
+    try:
+        server = dep.start(echo_backend)
+        assert server.client.get("/health").json()["storage"] == "unreachable"
+        served(server)
+        resp = server.client.post("/webhook", json=annotation_event(1, 1, "好", "积极"))
+        assert resp.status_code == 200, resp.text
+        job = failed_job(server)
+        assert "refused the credentials" in str(job["error"]), job
+        assert served(server) == "EchoModel-untrained"
+    finally:
+        dep.stop()
+        moto.stop()

@@ -22,8 +22,9 @@ class MotoServer:
     """``moto_server`` on a free port; clients reach it through the standard AWS
     variables (:attr:`env`), as they would a real S3 endpoint."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, env: dict[str, str] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        self.server_env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / "moto.log"
@@ -37,7 +38,8 @@ class MotoServer:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)],
                                          stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+                                         start_new_session=True,
+                                         env={**os.environ, **self.server_env})
         wait_until(self._up, timeout=30)
 
     def _up(self) -> bool:

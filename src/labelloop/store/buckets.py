@@ -79,6 +79,9 @@ class Bucket:
             yield
         except FileNotFoundError:
             raise
+        except PermissionError as exc:  # S3's AccessDenied, InvalidAccessKeyId...
+            raise StoreUnavailable(f"storage {self.url} refused the credentials: "
+                                   f"{exc}") from exc
         except Exception as exc:  # each fsspec backend raises its own types
             raise StoreUnavailable(f"storage {self.url} is unreachable: "
                                    f"{type(exc).__name__}: {exc}") from exc
