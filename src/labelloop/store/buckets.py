@@ -30,6 +30,16 @@ def is_bucket_url(url: str | None) -> bool:
     return bool(url) and url.split("://", 1)[0] in SCHEMES  # type: ignore[union-attr]
 
 
+def preload(url: str | None) -> None:
+    """Import the storage's fsspec implementation now (about a second for s3fs and
+    botocore): in a long-lived process, before it forks jobs, so no job pays it again."""
+    if is_bucket_url(url):
+        with contextlib.suppress(ImportError, ValueError):  # reported on first use
+            import fsspec
+
+            fsspec.get_filesystem_class(str(url).split("://", 1)[0])
+
+
 def _options(scheme: str, timeout_s: float, attempts: int) -> dict[str, Any]:
     """fsspec options: no listing cache (another process may have written since), and for
     S3 short timeouts and few retries, so that an unreachable endpoint fails a job in
@@ -53,6 +63,7 @@ class Bucket:
         self.root = rest.strip("/")
         self._fs: dict[tuple[int, str], Any] = {}
         self._pinged: tuple[float, bool] = (0.0, True)
+        preload(url)
 
     def _filesystem(self, kind: str = "work") -> Any:
         """One fsspec filesystem per process (a forked fit child makes its own: the
