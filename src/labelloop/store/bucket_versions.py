@@ -29,7 +29,7 @@ from labelloop.errors import NotFound, StoreUnavailable
 from labelloop.settings import Settings
 from labelloop.store.atomic import write_json_atomic
 from labelloop.store.buckets import Bucket
-from labelloop.store.redis_stores import RedisVersionStore, key, text
+from labelloop.store.redis_stores import RedisVersionStore, guarded, key, text
 from labelloop.store.version_cache import VersionCache
 from labelloop.store.versions import CURRENT, JOB_RESULT, VersionInfo, VersionStatus
 
@@ -151,9 +151,10 @@ class BucketVersionStore(RedisVersionStore):
         other machines make versions too), and its local work folder."""
         existing = [int(n) for n in self.bucket.names(project) if n.isdigit()]
         candidate = max([int(time.time()), *(v + 1 for v in existing)])
-        while not self.redis.set(key("vname", project, str(candidate)), "1", nx=True,
-                                 ex=NAME_TTL_S):
-            candidate += 1
+        with guarded.block():
+            while not self.redis.set(key("vname", project, str(candidate)), "1", nx=True,
+                                     ex=NAME_TTL_S):
+                candidate += 1
         work = self._work(project, str(candidate))
         shutil.rmtree(work.parent, ignore_errors=True)  # leftovers of a killed job
         work.mkdir(parents=True)
