@@ -334,3 +334,24 @@ def test_refused_credentials_fail_the_job_with_the_reason(
     finally:
         dep.stop()
         moto.stop()
+
+
+def test_a_bucket_lost_mid_upload_fails_the_job_and_promotes_nothing(
+        echo_backend: Path, bucket_mode: BucketDeployment, moto: MotoServer,
+        control: Path) -> None:
+    env = {"ECHO_CONTROL": str(control)}
+    a, b = bucket_mode.start(echo_backend, env=env), bucket_mode.start(echo_backend, env=env)
+    served(a)
+    v1 = f"EchoModel-{train(a, 1, '积极')}"
+    wait_until(lambda: served(b) == v1, timeout=2)
+    for server in (a, b):  # each has loaded the served version
+        assert predict(server, ["x"])["results"][0]["model_version"] == v1
+    (control / "fit_bytes").write_text(str(100 * 1024 * 1024))  # a slow upload
+    a.client.post("/webhook", json=annotation_event(2, 2, "差", "消极"))
+    wait_until(lambda: len(versions_in_bucket(bucket_mode)) > 1, timeout=60, interval=0.01)
+    moto.stop()
+    job = failed_job(a)
+    assert "unreachable" in str(job["error"]) and "Traceback" not in str(job["error"])
+    for server in (a, b):
+        assert served(server) == v1
+        assert predict(server, ["x"])["results"][0]["model_version"] == v1

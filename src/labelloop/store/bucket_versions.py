@@ -107,10 +107,17 @@ class BucketVersionStore(RedisVersionStore):
     def _job_result(self, project: str, version: str) -> dict[str, Any] | None:
         if (project, version) in self._results:
             return self._results[(project, version)]
+        cached = self.cache.path(project, version)
+        if self.cache.holds(project, version):  # a complete copy: no need to ask the bucket
+            with contextlib.suppress(OSError):
+                raw: bytes | None = (cached / JOB_RESULT).read_bytes()
+                result: dict[str, Any] = orjson.loads(raw)  # type: ignore[arg-type]
+                self._remember(project, version, result)
+                return result
         raw = self.bucket.read(f"{project}/{version}/{JOB_RESULT}")
         if raw is None:
             return None
-        result: dict[str, Any] = orjson.loads(raw)
+        result = orjson.loads(raw)
         self._remember(project, version, result)
         return result
 

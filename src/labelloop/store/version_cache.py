@@ -34,6 +34,9 @@ class VersionCache:
     def path(self, project: str, version: str) -> Path:
         return self.root / project / version
 
+    def holds(self, project: str, version: str) -> bool:
+        return (self.path(project, version) / MARKER).exists()
+
     def ensure(self, project: str, version: str, fill: Callable[[Path], None]) -> Path:
         """The cached folder; on a miss ``fill(folder)`` writes it first."""
         folder = self.path(project, version)
