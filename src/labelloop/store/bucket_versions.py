@@ -64,7 +64,7 @@ class BucketVersionStore(RedisVersionStore):
         self.cache = cache
         # A version's job_result.json never changes once uploaded: read it once.
         self._results: dict[tuple[str, str], dict[str, Any]] = {}
-        self._stored: dict[str, tuple[float, str | None]] = {}
+        self._stored: dict[tuple[str, str], tuple[float, str | None]] = {}
 
     def _work(self, project: str, version: str) -> Path:
         return self.model_dir / WORK / project / version
@@ -75,7 +75,8 @@ class BucketVersionStore(RedisVersionStore):
             raw = self.redis.get(key("current", project))
         except redis.RedisError:
             with contextlib.suppress(StoreUnavailable):
-                stored = self._stored_pointer(project)
+                # Its own slot: what was read while Redis answered may predate a switch.
+                stored = self._stored_pointer(project, slot="outage")
                 if stored:
                     return stored
             return self._last_seen.get(project)
@@ -89,17 +90,18 @@ class BucketVersionStore(RedisVersionStore):
         self._last_seen[project] = version
         return version
 
-    def _stored_pointer(self, project: str) -> str | None:
-        at, version = self._stored.get(project, (0.0, None))
+    def _stored_pointer(self, project: str, slot: str = "") -> str | None:
+        at, version = self._stored.get((slot, project), (0.0, None))
         if time.monotonic() - at > STORED_POINTER_TTL_S:
             raw = self.bucket.read(f"{project}/{CURRENT}")
             version = raw.decode().strip() or None if raw else None
-            self._stored[project] = (time.monotonic(), version)
+            self._stored[(slot, project)] = (time.monotonic(), version)
         return version
 
     def _store_pointer(self, project: str, version: str) -> None:
         self.bucket.write(f"{project}/{CURRENT}", version.encode())
-        self._stored[project] = (time.monotonic(), version)
+        self._stored.pop(("", project), None)
+        self._stored.pop(("outage", project), None)
 
     def current_version(self, project: str) -> str | None:
         return self._pointer(project)  # no scan of the bucket on every request
