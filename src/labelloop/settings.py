@@ -69,6 +69,9 @@ _ENV: dict[str, tuple[str, ...]] = {
     "consensus": ("LABELLOOP_CONSENSUS",),
     "audit": ("LABELLOOP_AUDIT",),
     "audit_folds": ("LABELLOOP_AUDIT_FOLDS",),
+    "storage": ("LABELLOOP_STORAGE",),
+    "cache_dir": ("LABELLOOP_CACHE_DIR",),
+    "cache_max_mb": ("LABELLOOP_CACHE_MAX_MB",),
 }
 # Where a Label Studio token may come from in the environment, first found wins.
 LABEL_STUDIO_KEY_ENV = _ENV["label_studio_api_key"]
@@ -143,6 +146,12 @@ class Settings:
     # Folds (a fit each) for the tasks the evaluation trained on: 2 keeps the audit within
     # half again of a job of 3,000 annotations (bench/audit_cost.py); 4 is 5-fold CV.
     audit_folds: int = 2
+    # Where versions live: "file://" (the model dir, the default) or a bucket
+    # (s3://bucket/prefix, gs://..., az://...; Redis mode only). With a bucket, each process
+    # keeps the versions it loads in a local cache (default <model_dir>/.cache), this big.
+    storage: str = "file://"
+    cache_dir: Path | None = None
+    cache_max_mb: int = 2048
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -169,11 +178,17 @@ class Settings:
         data = dataclasses.asdict(self)
         data["backend_dir"] = str(self.backend_dir)
         data["model_dir"] = str(self.model_dir)
+        data["cache_dir"] = str(self.cache_dir) if self.cache_dir else None
         return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> Settings:
         return cls(**_coerce(json.loads(text)))
+
+    @property
+    def version_cache_dir(self) -> Path:
+        """Where versions fetched from a bucket are kept (LABELLOOP_CACHE_DIR)."""
+        return self.cache_dir or self.model_dir / ".cache"
 
     @property
     def auth_enabled(self) -> bool:
@@ -210,7 +225,7 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
 
 def _coerce_one(name: str, type_name: str, value: Any) -> Any:
     try:
-        if type_name == "Path":
+        if type_name == "Path" or (type_name == "Path | None" and value is not None):
             return Path(value).resolve()
         if type_name == "int":
             return int(value)

@@ -3,8 +3,10 @@
 Tests steer it while a server runs, through files in the folder ``$ECHO_CONTROL``:
 ``fit_sleep`` (seconds ``fit`` sleeps), ``fit_fail`` (``fit`` raises), ``fit_worse`` (``fit``
 learns the LEAST common label: a version that gets worse on purpose), ``fit_progress``
-(``fit`` reports progress in that many steps, 0.2 s apart) and ``predict`` (``raise`` |
-``short`` | ``junk``: ``predict`` misbehaves).
+(``fit`` reports progress in that many steps, 0.2 s apart), ``fit_bytes`` (``fit`` also
+writes a file of that many bytes), ``load_files`` (``setup`` reads the version's files back:
+they must be where ``train_output`` says) and ``predict`` (``raise`` | ``short`` | ``junk``:
+``predict`` misbehaves).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class EchoModel(LabelStudioModel):
         self.control = self.label_config.control()
         self.key = self.label_config.data_key(self.control)
         self.majority = self.train_output.get("majority")
+        if control("load_files") and self.train_output:
+            counts = json.loads(Path(self.train_output["model_file"]).read_text())
+            assert self.majority is None or self.majority in counts
 
     def predict(self, tasks: list[dict[str, Any]], context: dict[str, Any] | None = None,
                 **kwargs: Any) -> list[Any]:
@@ -76,5 +81,9 @@ class EchoModel(LabelStudioModel):
         pick = min if control("fit_worse") else max
         majority = pick(counts, key=lambda k: counts[k]) if counts else None
         (Path(workdir) / "model.json").write_text(json.dumps(counts))
+        size = int(control("fit_bytes") or 0)
+        if size:
+            with (Path(workdir) / "blob.bin").open("wb") as f:
+                f.write(os.urandom(size))
         return {"majority": majority, "model_file": str(Path(workdir) / "model.json"),
                 "count": len(tasks)}

@@ -182,6 +182,8 @@ class Backend:
         answer = {"status": "UP", **self.about()}
         if self.stores.mode == "redis":
             answer["redis"] = "ok" if self.stores.ping() else "unreachable"
+        if self.stores.storage_ping is not None:
+            answer["storage"] = "ok" if self.stores.storage_ping() else "unreachable"
         return answer
 
     def setup(self, project: object, schema: str, hostname: str | None = None,

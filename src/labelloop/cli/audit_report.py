@@ -13,7 +13,7 @@ import orjson
 from rich.table import Table
 
 from labelloop.cli.manage import _backend, _console
-from labelloop.cli.options import backend_dir, friendly, model_dir_opt, redis_opt
+from labelloop.cli.options import backend_dir, friendly, model_dir_opt, redis_opt, storage_opt
 
 COLUMNS = ("task", "annotation", "annotator", "given", "suggested", "score")
 
@@ -56,13 +56,14 @@ def as_csv(suspects: list[dict[str, Any]]) -> str:
 @click.option("--project", required=True, help="project id (a folder under the model dir)")
 @friendly
 @redis_opt
+@storage_opt
 @model_dir_opt
 @backend_dir
-def audit(backend_dir: Path, model_dir: Path | None, redis_url: str | None, project: str,
-          fmt: str) -> None:
+def audit(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+          storage: str | None, project: str, fmt: str) -> None:
     """The annotations of PROJECT that are probably wrong, most doubtful first, and each
     annotator's estimated accuracy (from the version that serves)."""
-    quality = _backend(backend_dir, model_dir, redis_url).label_quality(project)
+    quality = _backend(backend_dir, model_dir, redis_url, storage).label_quality(project)
     if fmt == "json":
         click.echo(orjson.dumps(quality, option=orjson.OPT_INDENT_2).decode())
     elif fmt == "csv":

@@ -21,6 +21,7 @@ from labelloop.cli.options import (
     parse_kwargs,
     project_opt,
     redis_opt,
+    storage_opt,
 )
 from labelloop.cli.scaffold import EXAMPLES
 from labelloop.logs import configure_logging
@@ -80,6 +81,7 @@ def init(backend_dir: Path, script_spec: str | None, from_spec: str | None,
 @click.option("--basic-auth-pass", default=None, help="[env BASIC_AUTH_PASS]")
 @click.option("--webhook-secret", default=None, help="[env LABELLOOP_WEBHOOK_SECRET]")
 @redis_opt
+@storage_opt
 @click.option("--active-learning", is_flag=True, default=None,
               help="also set each project's sampling to uncertainty sampling "
                    "[env LABELLOOP_ACTIVE_LEARNING]")
@@ -103,6 +105,7 @@ def start(backend_dir: Path, more_kwargs: tuple[str, ...], with_kwargs: tuple[st
 @backend_dir
 @model_dir_opt
 @click.option("--redis-url", default=None, help="[env REDIS_URL; required]")
+@storage_opt
 @click.option("--log-level", default=None, help="[env LOG_LEVEL]")
 @click.option("--log-format", default=None, type=click.Choice(["text", "json"]))
 @click.option("--burst", is_flag=True, help="exit when the queue is empty")
@@ -131,7 +134,8 @@ config_opt = click.option("--label-config", "config_file",
 
 def offline_options(func: Any) -> Any:
     """The options `train` and `predict` share."""
-    for option in (redis_opt, model_dir_opt, config_opt, project_opt, tasks_opt, backend_dir):
+    for option in (redis_opt, storage_opt, model_dir_opt, config_opt, project_opt, tasks_opt,
+                   backend_dir):
         func = option(func)
     return func
 
@@ -143,14 +147,15 @@ def offline_options(func: Any) -> Any:
                    "(webhooks' too) [default: add and update, keep the rest]")
 @friendly
 def train(backend_dir: Path, tasks_file: Path, project: str, config_file: Path | None,
-          model_dir: Path | None, redis_url: str | None, replace: bool) -> None:
+          model_dir: Path | None, redis_url: str | None, replace: bool,
+          storage: str | None) -> None:
     """Train a new version now, from a Label Studio JSON export (with a progress bar).
     Its annotations join the project's training set. It waits while a job of the
     project runs elsewhere, as a runner would."""
     from labelloop.cli.offline import train_offline
 
     settings = Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
-                                 redis_url=redis_url)
+                                 redis_url=redis_url, storage=storage)
     removed: list[int] = []
     record = train_offline(settings, project, tasks_file, config_file, replace, removed)
     if removed:
@@ -172,12 +177,12 @@ def train(backend_dir: Path, tasks_file: Path, project: str, config_file: Path |
 @offline_options
 @friendly
 def predict(backend_dir: Path, tasks_file: Path, project: str, config_file: Path | None,
-            model_dir: Path | None, redis_url: str | None) -> None:
+            model_dir: Path | None, redis_url: str | None, storage: str | None) -> None:
     """Print the current version's predictions for TASKS as JSON."""
     from labelloop.cli.offline import predict_offline
 
     settings = Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
-                                 redis_url=redis_url)
+                                 redis_url=redis_url, storage=storage)
     result = predict_offline(settings, project, tasks_file, config_file)
     sys.stdout.buffer.write(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
 

@@ -12,15 +12,23 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from labelloop.cli.options import backend_dir, friendly, model_dir_opt, redis_opt, version_opt
+from labelloop.cli.options import (
+    backend_dir,
+    friendly,
+    model_dir_opt,
+    redis_opt,
+    storage_opt,
+    version_opt,
+)
 from labelloop.settings import Settings
 
 
-def _backend(backend_dir: Path, model_dir: Path | None, redis_url: str | None) -> Any:
+def _backend(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+             storage: str | None) -> Any:
     from labelloop.backend.service import Backend
 
     return Backend.open(Settings.from_env(backend_dir=backend_dir, model_dir=model_dir,
-                                          redis_url=redis_url))
+                                          redis_url=redis_url, storage=storage))
 
 
 def _when(ts: float | None) -> str:
@@ -73,7 +81,7 @@ def jobs_table(status: dict[str, Any]) -> Table | str:
 def version_target(func: Any) -> Any:
     """The options of a command that acts on one version of one project."""
     for option in (friendly, version_opt, click.option("--project", required=True),
-                   redis_opt, model_dir_opt, backend_dir):
+                   redis_opt, storage_opt, model_dir_opt, backend_dir):
         func = option(func)
     return func
 
@@ -81,17 +89,17 @@ def version_target(func: Any) -> Any:
 def project_listing(func: Any) -> Any:
     """The options of a command that looks at every project, or one."""
     for option in (friendly, click.option("--project", default=None, help="only this project"),
-                   redis_opt, model_dir_opt, backend_dir):
+                   redis_opt, storage_opt, model_dir_opt, backend_dir):
         func = option(func)
     return func
 
 
 @click.command()
 @project_listing
-def versions(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+def versions(backend_dir: Path, model_dir: Path | None, redis_url: str | None, storage: str | None,
              project: str | None) -> None:
     """List versions with their metrics: '*' marks the one served, 'p' pinned ones."""
-    listing = _backend(backend_dir, model_dir, redis_url).versions(project)["projects"]
+    listing = _backend(backend_dir, model_dir, redis_url, storage).versions(project)["projects"]
     if not listing:
         click.echo("no versions yet")
     console = _console()
@@ -101,10 +109,10 @@ def versions(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
 
 @click.command()
 @project_listing
-def status(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+def status(backend_dir: Path, model_dir: Path | None, redis_url: str | None, storage: str | None,
            project: str | None) -> None:
     """Projects, their versions, and the jobs that run, wait or failed."""
-    projects = _backend(backend_dir, model_dir, redis_url).status(project)
+    projects = _backend(backend_dir, model_dir, redis_url, storage).status(project)
     if not projects:
         click.echo("no projects with versions yet")
     console = _console()
@@ -116,48 +124,52 @@ def status(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
 
 @click.command()
 @version_target
-def rollback(backend_dir: Path, model_dir: Path | None, redis_url: str | None, project: str,
+def rollback(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+             storage: str | None, project: str,
              version: str) -> None:
     """Serve an earlier ok VERSION of PROJECT (every server switches at once)."""
-    answer = _backend(backend_dir, model_dir, redis_url).rollback(project, version)
+    answer = _backend(backend_dir, model_dir, redis_url, storage).rollback(project, version)
     click.echo(f"now serving {answer['model_version']}")
 
 
 @click.command()
 @version_target
-def promote(backend_dir: Path, model_dir: Path | None, redis_url: str | None, project: str,
+def promote(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+            storage: str | None, project: str,
             version: str) -> None:
     """Serve VERSION of PROJECT even if training rejected it (your call)."""
-    answer = _backend(backend_dir, model_dir, redis_url).promote(project, version)
+    answer = _backend(backend_dir, model_dir, redis_url, storage).promote(project, version)
     click.echo(f"now serving {answer['model_version']}")
 
 
 @click.command()
 @version_target
-def pin(backend_dir: Path, model_dir: Path | None, redis_url: str | None, project: str,
+def pin(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+        storage: str | None, project: str,
         version: str) -> None:
     """Keep VERSION of PROJECT whatever pruning decides."""
-    _backend(backend_dir, model_dir, redis_url).pin(project, version, True)
+    _backend(backend_dir, model_dir, redis_url, storage).pin(project, version, True)
     click.echo(f"version {version} of project {project} is pinned: pruning keeps it")
 
 
 @click.command()
 @version_target
-def unpin(backend_dir: Path, model_dir: Path | None, redis_url: str | None, project: str,
+def unpin(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+          storage: str | None, project: str,
           version: str) -> None:
     """Let pruning decide about VERSION of PROJECT again."""
-    _backend(backend_dir, model_dir, redis_url).pin(project, version, False)
+    _backend(backend_dir, model_dir, redis_url, storage).pin(project, version, False)
     click.echo(f"version {version} of project {project} is no longer pinned")
 
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="say what would go, remove nothing")
 @project_listing
-def prune(backend_dir: Path, model_dir: Path | None, redis_url: str | None,
+def prune(backend_dir: Path, model_dir: Path | None, redis_url: str | None, storage: str | None,
           project: str | None, dry_run: bool) -> None:
     """Remove old versions: keeps the served one, pinned ones, the newest ok ones
     (LABELLOOP_KEEP_VERSIONS) and recent failures (LABELLOOP_KEEP_FAILED_HOURS)."""
-    results = _backend(backend_dir, model_dir, redis_url).prune(project, dry_run)
+    results = _backend(backend_dir, model_dir, redis_url, storage).prune(project, dry_run)
     verb = "would remove" if dry_run else "removed"
     for r in results:
         gone = ", ".join(r.removed) or "nothing"

@@ -16,6 +16,9 @@ backend_dir = click.argument("backend_dir", type=click.Path(file_okay=False, pat
 model_dir_opt = click.option("--model-dir", type=click.Path(file_okay=False, path_type=Path),
                              help="where versions are stored [env MODEL_DIR; default: BACKEND_DIR]")
 redis_opt = click.option("--redis-url", default=None, help="Redis mode [env REDIS_URL]")
+storage_opt = click.option("--storage", default=None, metavar="URL",
+                           help="where versions live: file:// (the model dir) or "
+                                "s3://bucket/prefix, Redis mode [env LABELLOOP_STORAGE]")
 project_opt = click.option("--project", default="default", show_default=True,
                            help="project id or name (a folder under the model dir)")
 version_opt = click.option("--version", "version", required=True, help="a version folder name")

@@ -73,7 +73,8 @@ def _log_start(app: FastAPI, settings: Settings) -> None:
         mode += f" ({settings.redis_url}: " + (
             "answering)" if backend.stores.ping() else "NOT answering; serving what is loaded)")
     log.info("serving %s (%s) in %s from %s, versions in %s", backend.model_class.__name__,
-             backend.generation, mode, settings.backend_dir, settings.model_dir)
+             backend.generation, mode, settings.backend_dir,
+             settings.storage if backend.stores.storage_ping else settings.model_dir)
 
 
 def check_script(settings: Settings) -> None:

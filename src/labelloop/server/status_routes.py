@@ -8,7 +8,9 @@ auth by itself, ``POST /status/serve`` is also guarded against cross-site reques
   :data:`TOKEN_TTL_S`. The key is a random secret in ``<model_dir>/.status-secret``
   (mode 0600, created once, atomically): every server process (``--workers N``) and, in
   Redis mode, every machine sees the same model directory, so a page from one process is
-  accepted by another. Another site cannot read the page, so it cannot know a token;
+  accepted by another. With versions in a bucket, machines share no folder: the key then
+  derives from the configured basic auth or webhook secret, the same on every machine.
+  Another site cannot read the page, so it cannot know a token;
 - the ``Origin`` header (or ``Referer``, when a browser sends no Origin) must name this
   host when present. The page's Content-Security-Policy also forbids framing it.
 """
@@ -42,6 +44,7 @@ from labelloop.server.status_page import (
     wants_html,
 )
 from labelloop.settings import Settings
+from labelloop.store.buckets import is_bucket_url
 
 log = logging.getLogger("labelloop.server")
 
@@ -90,18 +93,21 @@ def read_or_create_secret(path: Path) -> bytes:
 
 
 def derive_key(settings: Settings) -> bytes:
-    """The shared secret file; if the model directory is read-only, the configured secrets
-    (the same in every process); with none, a per-process key (fine for one worker)."""
+    """The shared secret file; if the model directory is read-only, or not shared (versions
+    in a bucket: machines share no folder), the configured secrets (the same in every
+    process); with none, a per-process key (fine for one worker)."""
+    configured = [settings.basic_auth_user, settings.basic_auth_pass, settings.webhook_secret]
+    material = "\0".join(c or "" for c in configured)
+    derived = hashlib.sha256(b"labelloop-status-csrf\0" + material.encode()).digest()
+    if is_bucket_url(settings.storage) and any(configured):
+        return derived
     try:
         return read_or_create_secret(settings.model_dir / SECRET_FILE)
     except OSError as exc:
-        configured = [settings.basic_auth_user, settings.basic_auth_pass,
-                      settings.webhook_secret]
         if any(configured):
             log.warning("status page: cannot keep %s (%s); tokens derive from the configured "
                         "credentials", SECRET_FILE, exc)
-            material = "\0".join(c or "" for c in configured)
-            return hashlib.sha256(b"labelloop-status-csrf\0" + material.encode()).digest()
+            return derived
         log.warning("status page: cannot keep %s (%s); with several server processes its "
                     "buttons may be refused", SECRET_FILE, exc)
         return secrets.token_bytes(32)

@@ -23,3 +23,4 @@ class Stores:
     stats: StatsStore
     mode: str  # "local" or "redis"
     ping: Callable[[], bool] = lambda: True  # does the shared state store answer?
+    storage_ping: Callable[[], bool] | None = None  # versions in a bucket: does it answer?

@@ -69,12 +69,14 @@ def project_version_name(stores: Stores, model_class: type, project: str,
 
 def model_context(settings: Settings, state: StateStore, project: str,
                   info: ProjectInfo | None, model_class: str, version: str | None,
-                  train_output: dict[str, Any] | None = None) -> ProjectContext:
+                  train_output: dict[str, Any] | None = None,
+                  folder: Path | None = None) -> ProjectContext:
     """Label Studio's address comes from the settings, else from /setup. The state reads
     the keys the version's own training run set as they were then (a rollback restores
-    them)."""
+    them). ``folder``: where the version's files are on this machine, when that is not the
+    model dir (a bucket's version, in the local cache)."""
     overlay = (train_output or {}).get("state")
-    folder = Path(settings.model_dir) / project / (version or UNTRAINED_DIR)
+    folder = folder or Path(settings.model_dir) / project / (version or UNTRAINED_DIR)
     url, key = label_studio_address(settings, info)
     return ProjectContext(
         project=project,

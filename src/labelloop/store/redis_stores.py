@@ -101,14 +101,21 @@ class RedisVersionStore(FileVersionStore):
         except redis.RedisError:
             if project in self._last_seen:
                 return self._last_seen[project]
-            return super()._pointer(project)  # the .current file on disk
-        version = text(raw) if raw else super()._pointer(project)
+            return self._stored_pointer(project)
+        version = text(raw) if raw else self._stored_pointer(project)
         self._last_seen[project] = version
         return version
 
+    def _stored_pointer(self, project: str) -> str | None:
+        """The pointer kept beside the versions (Redis emptied: the folder says)."""
+        return super()._pointer(project)  # the .current file on disk
+
     def _write_pointer(self, project: str, version: str) -> None:
-        super()._write_pointer(project, version)  # .current on disk: the folder stays readable
+        self._store_pointer(project, version)
         self.redis.set(key("current", project), version)
+
+    def _store_pointer(self, project: str, version: str) -> None:
+        super()._write_pointer(project, version)  # .current on disk: the folder stays readable
 
     @contextlib.contextmanager
     def lock(self, project: str) -> Iterator[None]:

@@ -100,6 +100,7 @@ class VersionStore(Protocol):
     def pinned(self, project: str) -> set[str]: ...
     def pin(self, project: str, version: str, pinned: bool = True) -> None: ...
     def remove(self, project: str, version: str) -> None: ...
+    def fetch(self, project: str, version: str) -> Path: ...
 
 
 class FileVersionStore:
@@ -188,6 +189,10 @@ class FileVersionStore:
                 candidate += 1
                 continue
             return str(candidate), folder / str(candidate)
+
+    def fetch(self, project: str, version: str) -> Path:
+        """The version's folder on this machine (here: where it lives)."""
+        return self.get(project, version).path
 
     def finish(self, project: str, version: str, job_result: dict[str, Any]) -> None:
         """Record the job's result atomically; an ok result then becomes current."""

@@ -45,6 +45,7 @@ from labelloop.training.rescoring import rescore_job, rescored, why_not_rescored
 
 log = logging.getLogger("labelloop.training")
 PROGRESS_EVERY_S = 0.5
+PUBLISH_ERROR = ".publish_error"  # the fit child's word on why the version was not stored
 
 
 WAIT_POLL_S = 0.2
@@ -261,6 +262,8 @@ def _fit_in_child(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
         reason = f"the training process died (exit code {child.exitcode})"
         if child.exitcode is not None and child.exitcode < 0:
             reason = f"the training process was killed by signal {-child.exitcode}"
+        with contextlib.suppress(OSError):
+            reason = (workdir / PUBLISH_ERROR).read_text()
         fail_version(ctx.stores, record.project, record.version, record.job_id, reason, started)
         raise TrainingError(reason)
     raise TrainingError(str(result.job_result.get("error", "training failed")))
@@ -344,7 +347,12 @@ def _fit_and_finish(ctx: TrainingContext, record: JobRecord, info: ProjectInfo,
             (workdir / "error.log").write_text(traceback.format_exc())
         result = _job_result(record.project, record.version, workdir, record.job_id, started,
                              error=_describe(exc))
-    ctx.stores.versions.finish(record.project, record.version, result)
+    try:
+        ctx.stores.versions.finish(record.project, record.version, result)
+    except (LabelloopError, OSError) as exc:  # e.g. the bucket refused the upload
+        with contextlib.suppress(OSError):
+            (workdir / PUBLISH_ERROR).write_text(f"could not store the version: {_describe(exc)}")
+        raise
 
 
 def _describe(exc: BaseException) -> str:
@@ -356,6 +364,7 @@ def _current(ctx: TrainingContext, project: str) -> VersionInfo | None:
     if version is None:
         return None
     try:
+        ctx.stores.versions.fetch(project, version)  # a bucket's: into this worker's cache
         return ctx.stores.versions.get(project, version)
     except NotFound:  # the pointer names a folder that is gone: train from scratch
         return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from labelloop.errors import (
@@ -62,11 +63,13 @@ class ModelOpener:
         return self._configs.get_or_build(xml, lambda: parse_label_config(xml, field))
 
     def build(self, project: str, version: str | None, config: LabelConfig,
-              train_output: dict[str, Any] | None, info: ProjectInfo | None) -> LabelStudioModel:
-        """A new instance, for ``version`` (the one it serves or trains) with ``train_output``."""
+              train_output: dict[str, Any] | None, info: ProjectInfo | None,
+              folder: Path | None = None) -> LabelStudioModel:
+        """A new instance, for ``version`` (the one it serves or trains) with ``train_output``;
+        ``folder``: where that version's files are, if not in the model dir."""
         name = self.model_class.__name__
         ctx = model_context(self.settings, self.stores.state, project, info, name, version,
-                            train_output)
+                            train_output, folder)
         started = time.perf_counter()
         try:
             model = self.model_class(config, train_output=train_output, project=ctx,
@@ -86,11 +89,14 @@ class ModelOpener:
         """The model that serves ``version`` (None: untrained), built once per (project,
         version, label config): only a cache miss reads the registry and the version."""
         def build() -> LabelStudioModel:
-            train_output = (self.stores.versions.get(project, version).train_output
-                            if version else None)
+            train_output, folder = None, None
+            if version:
+                folder = self.stores.versions.fetch(project, version)  # a bucket's: cached
+                train_output = self.stores.versions.get(project, version).train_output
             log.info("loading %s for project %s version %s", self.model_class.__name__,
                      project, version or "untrained")
-            return self.build(project, version, config, train_output, self.project_info(project))
+            return self.build(project, version, config, train_output, self.project_info(project),
+                              folder)
 
         return self.models.get_or_build((project, version, config.fingerprint), build)
 

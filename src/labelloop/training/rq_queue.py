@@ -38,6 +38,7 @@ from rq.job import Job
 from labelloop.errors import LabelloopError
 from labelloop.logs import configure_logging
 from labelloop.settings import SETTINGS_ENV, Settings
+from labelloop.store.buckets import preload
 from labelloop.store.factory import open_stores
 from labelloop.store.jobs import JobKind, JobRecord, JobState, Outcome, new_job_id
 from labelloop.store.redis_stores import (
@@ -310,6 +311,7 @@ def _work(burst: bool) -> int:
     die_with_parent(os.getppid())  # a `labelloop worker` killed outright takes it along
     settings = Settings.from_json(os.environ[SETTINGS_ENV])  # drain() reads it too
     configure_logging(settings.log_level, settings.log_format)
+    preload(settings.storage)  # each job's work-horse is a fork of this process
     client = connect(str(settings.redis_url), JOB_TIMEOUT_S)
     try:  # Worker() talks to Redis too
         worker = _Worker([Queue(QUEUE, connection=client)], connection=client,
