@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 import stat
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import pytest
 from labelloop.server.status_page import BUSY_REFRESH_S, render_page, wants_html
 from labelloop.server.status_routes import SECRET_FILE, CsrfTokens, Forbidden
 from labelloop.settings import Settings
+from support.browser import open_chromium
 from support.data import MODELS, TEXT_CONFIG, annotation_event
 from support.servers import Server, make_backend
 from support.waiting import wait_until
@@ -33,12 +33,6 @@ AUTH = httpx.BasicAuth(USER, PASSWORD)
 BROWSER_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
                   "image/webp,*/*;q=0.8")
 # Chromium as root in a container: no sandbox, no GPU, nothing phoning home.
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--window-size=1280,900"]
-INSTALL_HINT = ("the status-page test needs a real Chromium: run `make chromium` (Debian: "
-                "apt-get install chromium chromium-driver) and `pip install -e '.[dev]'` "
-                "(selenium)")
 
 
 # -- a server with 2 projects and 3 versions --------------------------------------------
@@ -96,22 +90,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    chromedriver = shutil.which("chromedriver")
-    if not chromium or not chromedriver:
-        pytest.fail(f"Chromium or chromedriver is missing: {INSTALL_HINT}")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.fail(f"selenium is not installed: {INSTALL_HINT}")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in [*CHROMIUM_ARGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"]:
-        options.add_argument(arg)
-    # Both paths given: selenium never tries to download a browser or a driver.
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
-    driver.set_page_load_timeout(30)
+    driver = open_chromium(tmp_path_factory.mktemp("chromium"))
     # As a browser does once the user typed the password into its basic-auth prompt.
     driver.execute_cdp_cmd("Network.enable", {})
     basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import pytest
 
 from labelloop.cli.studio import LabelStudio, free_port
 from labelloop.sdk.label_studio import LabelStudioClient
+from support.browser import open_chromium
 from support.data import EXAMPLE, TWO_LABEL_CONFIG
 from support.servers import Server, make_backend
 from support.waiting import wait_until
@@ -231,19 +231,7 @@ def test_ml_block_local_ip_refuses_a_loopback_backend(strict_studio: LabelStudio
 
 @pytest.fixture
 def chromium(tmp_path: Path) -> Iterator[Any]:
-    """A real headless Chromium (as tests/test_status_page.py drives one)."""
-    chrome, driver_exe = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chrome and driver_exe, "Chromium is missing: make chromium"
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chrome
-    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--no-first-run", f"--user-data-dir={tmp_path / 'chromium'}"]:
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_exe))
-    driver.set_page_load_timeout(30)
+    driver = open_chromium(tmp_path / "chromium")
     try:
         yield driver
     finally:
