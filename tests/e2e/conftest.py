@@ -51,6 +51,15 @@ def ls(studio: LabelStudio) -> Iterator[LabelStudioClient]:
     client.close()
 
 
+@pytest.fixture(scope="session")
+def pat(ls: LabelStudioClient) -> str:
+    """The session user's personal access token. Label Studio 1.23 gives a user one (a
+    second POST /api/token/ is a 409 until the first is revoked), so tests share it."""
+    token = str(ls.call("POST", "/api/token/")["token"])
+    assert token.count(".") == 2, "not a JWT"
+    return token
+
+
 def validate_with_label_studio(ls_venv: Path, config: str, predictions: list[Any]) -> list[Any]:
     """Errors that Label Studio's own validator (label_studio_sdk) finds in our predictions."""
     code = ("import json,sys\n"

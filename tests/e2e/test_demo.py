@@ -27,6 +27,12 @@ READY = "Press Ctrl-C to stop both."
 STOPPED = "Stopped the ML backend and Label Studio."
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A suite started in the background by a non-interactive shell inherits SIGINT
+    ignored, and Python keeps an inherited ignore: give the demo the terminal's default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Demo:
     """One `labelloop demo` process; its output is collected line by line."""
 
@@ -39,7 +45,7 @@ class Demo:
              "--ls-venv", str(ls_venv), "--ls-port", str(self.ls_port),
              "--port", str(self.port), "--task", task],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from labelloop.cli.studio import LabelStudio, free_port
+from labelloop.errors import LabelStudioError
 from labelloop.sdk.label_studio import LabelStudioClient
 from support.browser import open_chromium
 from support.data import EXAMPLE, TWO_LABEL_CONFIG
@@ -102,9 +103,8 @@ def test_a_wrong_token(ls: LabelStudioClient, backend: Backend) -> None:
 
 
 def test_legacy_tokens_off_while_the_backend_holds_one(ls: LabelStudioClient,
-                                                       backend: Backend) -> None:
+                                                       backend: Backend, pat: str) -> None:
     project = connected_project(ls, backend, "legacy off")  # /setup hands over a legacy token
-    pat = ls.call("POST", "api/token/")["token"]
     with LabelStudioClient(ls.url, pat) as admin:
         admin.call("POST", "api/jwt/settings", json={"api_tokens_enabled": True,
                                                      "legacy_api_tokens_enabled": False})
@@ -137,7 +137,13 @@ def test_a_backend_url_label_studio_cannot_reach(ls: LabelStudioClient, backend:
 
 
 def test_a_label_config_the_model_refuses(ls: LabelStudioClient, backend: Backend) -> None:
-    project = connected_project(ls, backend, "ner config", config=NER_CONFIG)
+    # Connecting with it is refused: /setup builds the model and Label Studio shows its
+    # error (issue 19). A config changed after connecting is what doctor finds.
+    refused = ls.create_project(f"ner config refused {secrets.token_hex(3)}", NER_CONFIG)
+    with pytest.raises(LabelStudioError, match="valid ML backend"):
+        ls.connect_backend(refused, backend.url)
+    project = connected_project(ls, backend, "ner config")
+    ls.update_project(project, label_config=NER_CONFIG)
     code, checks = doctor(backend, "--project", str(project))
     assert code == 1
     assert checks["label_config"]["status"] == "fail"

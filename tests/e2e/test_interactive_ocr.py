@@ -52,14 +52,14 @@ def tesseract_backend(examples_python: str, folder: Path) -> Path:
 
 
 def test_interactive_ocr_of_an_uploaded_image(studio: LabelStudio, ls: LabelStudioClient,
-                                              tmp_path: Path, examples_python: str) -> None:
+                                              tmp_path: Path, examples_python: str,
+                                              pat: str) -> None:
     project = ls.create_project("interactive OCR", CONFIG)
     ls.request("POST", f"/api/projects/{project}/import",
                files={"file": ("page.jpeg", (EXAMPLE / "test_images" / "image.jpeg")
                                .read_bytes(), "image/jpeg")})
     task = ls.tasks(project)[0]
     backend = tesseract_backend(examples_python, tmp_path / "ocr")
-    pat = str(ls.call("POST", "/api/token/")["token"])
     servers: list[Server] = []
 
     def serve(name: str, **env: str) -> Server:

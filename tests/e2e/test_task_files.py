@@ -55,7 +55,8 @@ def ask(server: Server, studio: LabelStudio, project: int, task: dict[str, Any],
 
 def test_uploaded_file_with_each_token_kind(studio: LabelStudio, ls: LabelStudioClient,
                                             tmp_path: Path,
-                                            start_server: Callable[..., Server]) -> None:
+                                            start_server: Callable[..., Server],
+                                            pat: str) -> None:
     project = ls.create_project("task files", CONFIG)
     ls.request("POST", f"/api/projects/{project}/import",
                files={"file": ("receipt.jpeg", IMAGE.read_bytes(), "image/jpeg")})
@@ -65,7 +66,6 @@ def test_uploaded_file_with_each_token_kind(studio: LabelStudio, ls: LabelStudio
     script.write_text(FILE_SIZE)
     backend = make_backend(tmp_path / "be", script)
     size = str(IMAGE.stat().st_size)
-    pat = str(ls.call("POST", "/api/token/")["token"])
 
     def server(name: str, **env: str) -> Server:  # each with its own download cache
         return start_server(backend, model_dir=tmp_path / f"models-{name}",
