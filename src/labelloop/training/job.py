@@ -92,6 +92,10 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
             if job.record.version:
                 fail_version(ctx.stores, record.project, job.record.version, record.job_id,
                              str(job.record.error))
+    # Retention before the record says the job ended: whoever sees it ended (/is_training,
+    # a test's wait) sees the versions retention leaves. This job's version is kept: its
+    # job still runs.
+    _prune_quietly(ctx, record.project)
     _end(ctx, job.record)
     # With re-scoring, the suspects follow once the version is stored whole (a stream of
     # versions would otherwise cost Label Studio a delete and an import each, under its
@@ -99,7 +103,6 @@ def run_job(ctx: TrainingContext, record: JobRecord) -> JobRecord:
     if job.record.outcome is Outcome.PROMOTED and why_not_rescored(
             ctx.settings, ctx.stores, record.project) is not None:
         publish_suspects(ctx.settings, ctx.stores, record.project)
-    _prune_quietly(ctx, record.project)
     _queue_rescoring(ctx, record.project)
     return job.record
 
