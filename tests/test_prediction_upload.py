@@ -3,26 +3,31 @@
 timeout or an unreachable Label Studio keeps it (listing 100,000 tasks again costs minutes,
 and under load every later re-scoring was pre-empted while listing: the ordering froze).
 
-The far end is a real HTTP server on loopback that answers one fixed status."""
+And how the rest of a version's predictions gives way to annotators: between two calls, the
+job waits until Label Studio spent only ``rescore_share`` of its time on our imports.
+
+The far end is a real HTTP server on loopback that answers one fixed status, or stores
+slowly."""
 
 from __future__ import annotations
 
 import contextlib
 import http.server
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 import orjson
 import pytest
 
 from labelloop.cli.studio import free_port
-from labelloop.errors import LabelStudioError
+from labelloop.errors import BadRequest, LabelStudioError
 from labelloop.sdk.label_studio import LabelStudioClient
 from labelloop.settings import Settings
 from labelloop.training.pool_scores import PoolScores
-from labelloop.training.prediction_upload import Target, Upload
+from labelloop.training.prediction_upload import Target, Upload, give_way
 from labelloop.training.task_pool import TASKS, TaskPool
 
 KEY = "0123456789abcdef0123456789abcdef01234567"
@@ -54,20 +59,56 @@ def refusing() -> Iterator[str]:
     server.server_close()
 
 
+class SlowStore(http.server.BaseHTTPRequestHandler):
+    """Stores every prediction it is sent, taking ``seconds`` a call; notes when each came."""
+
+    seconds = 0.3
+    calls: ClassVar[list[float]] = []
+
+    def do_POST(self) -> None:
+        sent = orjson.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        SlowStore.calls.append(time.monotonic())
+        time.sleep(self.seconds)
+        body = orjson.dumps({"created": len(sent)})
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_store() -> Iterator[str]:
+    SlowStore.calls = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowStore)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
 @contextlib.contextmanager
-def upload_to(url: str, folder: Path, spool_path: Path) -> Iterator[tuple[Upload, TaskPool]]:
+def upload_to(url: str, folder: Path, spool_path: Path, tasks: int = 1,
+              **settings: float) -> Iterator[tuple[Upload, TaskPool]]:
     pool = TaskPool(folder)
     folder.mkdir(parents=True)
-    (folder / TASKS).write_bytes(b'{"id": 7, "data": {"text": "x"}}\n')
+    (folder / TASKS).write_bytes(b"".join(orjson.dumps({"id": 7 + i, "data": {"text": "x"}})
+                                          + b"\n" for i in range(tasks)))
     assert pool.ready
     with spool_path.open("w+b") as spool, LabelStudioClient(url, KEY, timeout=5.0) as ls:
-        yield Upload(ls, Target("1", url, KEY, "1", "M-1"), pool, one_score(spool),
-                     spool, Settings(backend_dir=folder, model_dir=folder)), pool
+        yield Upload(ls, Target("1", url, KEY, "1", "M-1"), pool, scores(spool, tasks),
+                     spool, Settings(backend_dir=folder, model_dir=folder, **settings)), pool
 
 
-def one_score(spool: IO[bytes]) -> PoolScores:
-    spool.write(orjson.dumps({"result": [{"type": "choices"}]}) + b"\n")
-    return PoolScores(task_ids=[7], confidences=[0.6], clusters=[0], offsets=[0])
+def scores(spool: IO[bytes], tasks: int) -> PoolScores:
+    line = orjson.dumps({"result": [{"type": "choices"}]}) + b"\n"
+    spool.write(line * tasks)
+    return PoolScores(task_ids=[7 + i for i in range(tasks)], confidences=[0.6] * tasks,
+                      clusters=list(range(tasks)), offsets=[i * len(line) for i in range(tasks)])
 
 
 def test_a_refused_import_drops_the_pool(refusing: str, tmp_path: Path) -> None:
@@ -95,3 +136,45 @@ def test_a_server_error_keeps_the_pool(refusing: str, tmp_path: Path,
         upload.first(switch=False)
     assert caught.value.answered == 503 and not caught.value.refused
     assert pool.ready
+
+
+def test_the_rest_gives_way_to_annotators(slow_store: str, tmp_path: Path) -> None:
+    """A share of a half: after a call of 0.3 s, the next starts 0.6 s or more after it."""
+    with upload_to(slow_store, tmp_path / "pool", tmp_path / "spool", tasks=4,
+                   rescore_first=1, rescore_batch=1, rescore_share=0.5) as (upload, _):
+        took = upload.first(switch=False)
+        upload.rest(took, lambda: None, lambda n: None)
+    assert upload.stored == 4
+    gaps = [b - a for a, b in zip(SlowStore.calls[1:], SlowStore.calls[2:], strict=False)]
+    assert len(gaps) == 2 and min(gaps) >= 2 * SlowStore.seconds * 0.95, gaps
+
+
+def test_a_newer_version_does_not_wait_for_the_rest(slow_store: str, tmp_path: Path) -> None:
+    """The wait checks every half second: a cancellation ends it, and nothing more is sent."""
+    class Newer(Exception):
+        pass
+
+    def check() -> None:
+        if len(SlowStore.calls) >= 2:
+            raise Newer
+
+    with upload_to(slow_store, tmp_path / "pool", tmp_path / "spool", tasks=4,
+                   rescore_first=1, rescore_batch=1, rescore_share=0.01) as (upload, _):
+        took = upload.first(switch=False)
+        began = time.monotonic()
+        with pytest.raises(Newer):
+            upload.rest(took, check, lambda n: None)
+    assert len(SlowStore.calls) == 2  # the first, one of the rest; the wait (30 s) was cut
+    assert time.monotonic() - began < 10
+
+
+def test_give_way_without_a_share_does_not_wait() -> None:
+    began = time.monotonic()
+    give_way(5.0, 1.0, lambda: None)
+    assert time.monotonic() - began < 1
+
+
+@pytest.mark.parametrize("share", ["0", "1.5", "a lot"])
+def test_a_share_out_of_range_is_refused_by_name(share: str, tmp_path: Path) -> None:
+    with pytest.raises(BadRequest, match="rescore_share"):
+        Settings.from_env({"LABELLOOP_RESCORE_SHARE": share}, backend_dir=tmp_path)

@@ -61,6 +61,7 @@ _ENV: dict[str, tuple[str, ...]] = {
     "rescore_page_size": ("LABELLOOP_RESCORE_PAGE_SIZE",),
     "rescore_first": ("LABELLOOP_RESCORE_FIRST",),
     "rescore_batch": ("LABELLOOP_RESCORE_BATCH",),
+    "rescore_share": ("LABELLOOP_RESCORE_SHARE",),
     "keep_prediction_versions": ("LABELLOOP_KEEP_PREDICTION_VERSIONS",),
     "prediction_cleanup_budget_s": ("LABELLOOP_PREDICTION_CLEANUP_BUDGET",),
     "pool_resync_hours": ("LABELLOOP_POOL_RESYNC_HOURS",),
@@ -77,6 +78,7 @@ _ENV: dict[str, tuple[str, ...]] = {
 LABEL_STUDIO_KEY_ENV = _ENV["label_studio_api_key"]
 CHOICES = {"promote": ("if_not_worse", "always"), "log_format": ("text", "json"),
            "consensus": ("latest", "majority", "dawid_skene")}
+RANGES = {"rescore_share": (0.01, 1.0)}  # a share of 0 would never store the rest
 
 SETTINGS_ENV = "LABELLOOP_SETTINGS_JSON"
 
@@ -130,6 +132,9 @@ class Settings:
     rescore_page_size: int = 1000  # unlabeled tasks listed from Label Studio a call
     rescore_first: int = 1000  # the least certain stored before the project switches
     rescore_batch: int = 0  # predictions a call after them (0: 2,000 or 10,000, measured)
+    # Of Label Studio's time, the share that storing the rest (and deleting old versions)
+    # may take: its imports hold the database's write lock, and annotators wait behind them.
+    rescore_share: float = 0.25
     keep_prediction_versions: int = 2  # versions whose predictions stay in Label Studio
     prediction_cleanup_budget_s: float = 30.0  # Label Studio's time spent deleting, a job
     pool_resync_hours: float = 24.0  # list every unlabeled task afresh this often
@@ -230,7 +235,7 @@ def _coerce_one(name: str, type_name: str, value: Any) -> Any:
         if type_name == "int":
             return int(value)
         if type_name == "float":
-            return float(value)
+            return _in_range(name, float(value))
         if type_name == "bool":
             return _to_bool(value)
         if type_name.startswith("dict"):
@@ -239,6 +244,13 @@ def _coerce_one(name: str, type_name: str, value: Any) -> Any:
         raise BadRequest(f"setting {name}: {exc}") from exc
     if name in CHOICES and value not in CHOICES[name]:
         raise BadRequest(f"setting {name}: {value!r} is not one of {', '.join(CHOICES[name])}")
+    return value
+
+
+def _in_range(name: str, value: float) -> float:
+    low, high = RANGES.get(name, (float("-inf"), float("inf")))
+    if not low <= value <= high:
+        raise ValueError(f"{value} is not between {low} and {high}")
     return value
 
 

@@ -15,6 +15,13 @@ at 100,000 tasks), so calls are few and big (10,000); with its memory-efficient 
 flag there is no such fixed cost and 2,000 a call keeps each call short. labelloop cannot
 read the flag: the first call's time tells (under 3 s for 1,000 predictions: the flag).
 
+Annotators come first: each call holds Label Studio's database write lock, and an
+annotation submitted meanwhile waits for it (at 20,000 tasks, storing every version whole
+halved the annotations Label Studio took a second: bench/al_freshness.py). So after each
+call for the rest, and each deletion, the job waits until that call's time is only
+``rescore_share`` (a quarter) of the time spent since: Label Studio is the annotators'
+three quarters of the time. The first batch does not wait: it is what keeps the order fresh.
+
 Old versions' predictions are deleted when a version has been stored whole, within a
 time budget: Label Studio deletes about 50 a second while holding its database's write
 lock, so big versions are left (and named in the log) rather than stall annotators.
@@ -81,12 +88,18 @@ class Upload:
 
     def rest(self, first_took: float, check: Callable[[], None],
              progress: Callable[[int], None]) -> None:
-        """The others, a batch at a time; ``check`` runs before each (it raises to stop)."""
+        """The others, a batch at a time, giving way to annotators between them; ``check``
+        runs before each and while waiting (it raises to stop)."""
         size = self.settings.rescore_batch or self._batch_size(first_took)
+        took = first_took
         todo = self.order[self.settings.rescore_first:]
         for start in range(0, len(todo), size):
+            if start:
+                give_way(took, self.settings.rescore_share, check)
             check()
+            began = time.monotonic()
             self._post(todo[start:start + size])
+            took = time.monotonic() - began
             progress(self.before + self.stored)
 
     def _batch_size(self, first_took: float) -> int:
@@ -128,26 +141,41 @@ class Upload:
                      self.target.model_version)
 
 
+def give_way(took: float, share: float, check: Callable[[], None]) -> None:
+    """Wait until a call that took ``took`` seconds is ``share`` of the time since it began,
+    running ``check`` every half second (a newer version must not wait for us)."""
+    until = time.monotonic() + took * (1.0 - share) / share
+    while (left := until - time.monotonic()) > 0:
+        check()
+        time.sleep(min(left, 0.5))
+
+
 def clean_old_versions(ls: LabelStudioClient, target: Target, model_class: str, keep: int,
-                       budget_s: float) -> list[str]:
+                       budget_s: float, share: float = 1.0,
+                       check: Callable[[], None] = lambda: None) -> list[str]:
     """Delete the predictions of this backend's versions beyond the newest ``keep`` (never
     the one served, nor the project's selected one, nor anyone else's), smallest first,
-    as long as Label Studio should take less than ``budget_s`` in all. Returns the
-    versions deleted."""
+    as long as Label Studio should take less than ``budget_s`` in all, giving way to
+    annotators (``share``) between deletions. Returns the versions deleted."""
     ours = re.compile(rf"{re.escape(model_class)}-(\d+)")
     counts = ls.model_versions(target.project)
     selected = str(ls.call("GET", f"api/projects/{int(target.project)}/").get("model_version"))
     mine = sorted((v for v in counts if ours.fullmatch(v)),
                   key=lambda v: int(v.rsplit("-", 1)[1]), reverse=True)
     old = [v for v in mine[max(keep, 1):] if v not in (selected, target.model_version)]
-    deleted, spent = [], 0.0
+    deleted: list[str] = []
+    spent = took = 0.0
     for version in sorted(old, key=lambda v: counts[v]):
         cost = counts[version] * DELETE_S_PER_PREDICTION
         if spent + cost > budget_s:
             log.info("project %s: left the %d predictions of %s (about %.0f s of Label "
                      "Studio's time to delete)", target.project, counts[version], version, cost)
             continue
+        if deleted:
+            give_way(took, share, check)
+        began = time.monotonic()
         ls.delete_model_version(target.project, version)
+        took = time.monotonic() - began
         spent += cost
         deleted.append(version)
     return deleted

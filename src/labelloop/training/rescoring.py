@@ -119,13 +119,14 @@ def _score_and_store(ls: LabelStudioClient, target: Target, pool: TaskPool,
                       f"{upload.total} in all")
         upload.rest(took, check, lambda n: progress(
             0.3 + 0.7 * n / max(upload.total, 1), f"stored {n} of {upload.total}"))
+    publish_suspects(settings, stores, target.project)  # the version is stored whole
     deleted = clean_old_versions(ls, target, target.model_version.rsplit("-", 1)[0],
                                  settings.keep_prediction_versions,
-                                 settings.prediction_cleanup_budget_s)
+                                 settings.prediction_cleanup_budget_s,
+                                 settings.rescore_share, check)
     if deleted:
         log.info("project %s: deleted the predictions of %s", target.project,
                  ", ".join(deleted))
-    publish_suspects(settings, stores, target.project)  # the version is stored whole
     return upload.stored
 
 
