@@ -27,8 +27,10 @@ by default it runs as shipped (what users have).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -85,6 +87,8 @@ class Run:
     errors: int = 0
     db_before: int = 0
     db_after: int = 0
+    db_used: int = 0  # the pages in use at the end (deleted rows free pages, not the file)
+    predictions: int = 0  # the project's predictions at the end, all versions
     predict: list[float] = field(default_factory=list)
     runner_peak: int = 0
     seconds: float = 0.0
@@ -197,11 +201,22 @@ def one_run(studio: LabelStudio, args: argparse.Namespace, variant: str, rate: f
         run.db_before = db.stat().st_size
         stream_for(ls, backend, project, truth, run, args, model_dir)
         run.db_after = db.stat().st_size
+        run.db_used = db_in_use(db)
+        run.predictions = sum(ls.model_versions(project).values())
     finally:
         backend.stop()
         stop_runners(model_dir)
         ls.close()
     return run
+
+
+def db_in_use(db: Path) -> int:
+    """Bytes of Label Studio's SQLite database in use (the file keeps freed pages)."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    return int((pages - free) * size)
 
 
 def stop_runners(model_dir: Path) -> None:
@@ -271,7 +286,8 @@ def report(runs: list[Run], args: argparse.Namespace, flag: bool) -> None:
           f"{args.tasks:,} unlabeled tasks, {args.annotated:,} annotated, "
           f"{args.minutes:g} min a run")
     head = ("variant", "rate", "annotated/s", "versions", "switches", "stale versions p50/p90/max",
-            "stale s p50/p90/max/mean", "/predict p50/p99 ms", "runner MiB", "LS db MiB")
+            "stale s p50/p90/max/mean", "/predict p50/p99 ms", "runner MiB", "LS db MiB (in use)",
+            "predictions")
     print(" | ".join(head))
     for r in runs:
         st = staleness(r)
@@ -289,7 +305,8 @@ def report(runs: list[Run], args: argparse.Namespace, flag: bool) -> None:
             f"{q(ss, .5):.0f}/{q(ss, .9):.0f}/{max(ss, default=0):.0f}/"
             f"{statistics.mean(ss) if ss else float('nan'):.1f}",
             f"{q(pr, .5):.2f}/{q(pr, .99):.2f}", f"{r.runner_peak / 2**20:.0f}",
-            f"{r.db_before / 2**20:.0f} -> {r.db_after / 2**20:.0f}"]))
+            f"{r.db_before / 2**20:.0f} -> {r.db_after / 2**20:.0f} ({r.db_used / 2**20:.0f})",
+            f"{r.predictions:,}"]))
         print(f"    samples {len(st)}, errors {r.errors}", flush=True)
 
 
