@@ -25,9 +25,11 @@ demo: venv ls-venv
 	$(VENV)/bin/labelloop demo --ls-venv $(LS_VENV)
 
 ## The whole test suite, installing what it needs first.
+## Two workers: the tests mostly wait on servers; the e2e tests stay on one (one Label Studio).
+TEST_WORKERS ?= 2
 test: venv ls-venv lsml-venv examples-venv redis-server chromium tesseract
 	LABELLOOP_LS_VENV=$(LS_VENV) LABELLOOP_LSML_VENV=$(LSML_VENV) \
-	  LABELLOOP_EXAMPLES_VENV=$(EXAMPLES_VENV) $(PY) -m pytest
+	  LABELLOOP_EXAMPLES_VENV=$(EXAMPLES_VENV) $(PY) -m pytest -n $(TEST_WORKERS)
 
 test-fast: venv chromium
 	$(PY) -m pytest -m "not e2e"

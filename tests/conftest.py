@@ -30,6 +30,25 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"e2e suite wall time: {total:.1f} s")
 
 
+# `make test` runs the suite on two xdist workers. A group runs on one worker, in order:
+# the e2e tests share one Label Studio (a session fixture is per worker), and the two
+# load-with-faults runs each want the machine to themselves. (xdist's own `loadgroup`
+# renames node ids, which pytest 9 no longer lets it do: the scheduler groups instead.)
+GROUPS = {"tests/e2e/": "e2e", "tests/test_load_faults.py": "load"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Groups(LoadScopeScheduling):
+        """Each test on its own, but a group's tests together, on one worker."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return next((g for part, g in GROUPS.items() if nodeid.startswith(part)), nodeid)
+
+    return Groups(config, log)
+
+
 @pytest.fixture
 def text_backend(tmp_path: Path) -> Path:
     return make_backend(tmp_path / "text_backend", EXAMPLE)
