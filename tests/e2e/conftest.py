@@ -35,10 +35,19 @@ def ls_venv() -> Path:
 
 
 @pytest.fixture(scope="session")
-def studio(ls_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
+def local_files_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Label Studio's LOCAL_FILES_DOCUMENT_ROOT: Local Files storages live below it."""
+    return tmp_path_factory.mktemp("ls-local-files")
+
+
+@pytest.fixture(scope="session")
+def studio(ls_venv: Path, tmp_path_factory: pytest.TempPathFactory,
+           local_files_root: Path) -> Iterator[LabelStudio]:
     # A password that starts with "-", as secrets.token_urlsafe() makes one time in 64.
     ls = LabelStudio(ls_venv / "bin" / "label-studio", tmp_path_factory.mktemp("ls-data"),
-                     free_port(), password="-" + secrets.token_urlsafe(9))
+                     free_port(), password="-" + secrets.token_urlsafe(9),
+                     extra_env={"LOCAL_FILES_SERVING_ENABLED": "true",
+                                "LOCAL_FILES_DOCUMENT_ROOT": str(local_files_root)})
     ls.start()
     yield ls
     ls.stop()

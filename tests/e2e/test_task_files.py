@@ -10,10 +10,10 @@ from typing import Any
 
 from labelloop.cli.studio import LabelStudio
 from labelloop.sdk.label_studio import LabelStudioClient
+from support.ocr import PAGE as IMAGE
+from support.ocr import legacy_tokens
 from support.servers import Server, make_backend
 
-IMAGE = Path(__file__).parents[1] / "data" / "examples" / "tesseract" / "test_images" / (
-    "image.jpeg")
 CONFIG = ('<View><Image name="image" value="$image"/>'
           '<TextArea name="size" toName="image"/></View>')
 # A label-studio-ml-backend 2.x script that reads each task's file through the SDK call
@@ -33,11 +33,6 @@ class FileSize(LabelStudioMLBase):
                                     "value": {"text": [str(os.path.getsize(path))]}}]})
         return out
 '''
-
-
-def legacy_tokens(client: LabelStudioClient, enabled: bool) -> None:
-    client.call("POST", "/api/jwt/settings", json={"api_tokens_enabled": True,
-                                                  "legacy_api_tokens_enabled": enabled})
 
 
 def ask(server: Server, studio: LabelStudio, project: int, task: dict[str, Any],

@@ -53,6 +53,13 @@ class MotoServer:
         return boto3.client("s3", endpoint_url=self.url, region_name="us-east-1",
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
+    def put(self, bucket: str, key: str, body: bytes) -> None:
+        """One object, in ``bucket`` (made when missing)."""
+        client = self.client()
+        if bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+            client.create_bucket(Bucket=bucket)
+        client.put_object(Bucket=bucket, Key=key, Body=body)
+
     def keys(self, prefix: str = "") -> list[str]:
         pages = self.client().get_paginator("list_objects_v2").paginate(
             Bucket=BUCKET, Prefix=prefix)
