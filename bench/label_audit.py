@@ -46,8 +46,9 @@ better than training on the flipped ones. Read by hand (seed 42, 3,000, ``--fold
 the package's fold count, ``--shown 40``): of the 40 most confident false suspects (of
 256), 20 are plain corpus errors (the sentence says the opposite of its label), 10 are
 mixed or empty fragments either label fits, and 10 are the model's mistakes. Counting
-those 20 as right would lift that run's precision from 0.43 to at most ~0.65 (if half of
-all 256 were errors, 0.71; the less confident ones likely hold fewer).
+only those 20 as right lifts that run's precision from 0.43 to 0.47; if half of all 256
+were errors, as in this sample, it would be 0.71 (the less confident ones likely hold
+fewer, so that is a ceiling).
 
 cleanlab and crowd-kit are imported only here, and their columns read "not installed"
 without them.
