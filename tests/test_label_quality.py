@@ -197,3 +197,22 @@ def test_suspects_become_predictions_label_studio_accepts() -> None:
     assert (region["from_name"], region["to_name"], region["type"]) == (
         "sentiment", "text", "choices")
     assert region["value"] == {"choices": ["消极"]}
+
+
+def _quality(several: int) -> dict[str, Any]:
+    return {"quality": {"project": "1", "version": "3", "audit": {"status": "done",
+            "audited": 40}, "suspects": [], "annotators": {"4": 0.5, "7": 0.497},
+            "annotations": {"4": 30, "7": 10}, "label_studio": None,
+            "consensus": {"method": "dawid_skene", "tasks": 40, "tasks_with_several": several}}}
+
+
+def test_status_hides_annotator_accuracy_when_no_task_has_several_annotations() -> None:
+    from labelloop.server.quality_panel import quality_panel
+
+    alone = quality_panel(_quality(0))
+    assert "no accuracy estimated" in alone and "accuracy (dawid_skene)" not in alone
+    assert "0.500" not in alone and "0.497" not in alone
+    assert 'data-annotator="4"' in alone and ">30<" in alone  # who annotated, and how much
+    compared = quality_panel(_quality(2))
+    assert "no accuracy estimated" not in compared
+    assert "accuracy (dawid_skene)" in compared and "0.497" in compared

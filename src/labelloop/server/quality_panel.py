@@ -50,13 +50,23 @@ def _annotators(q: Mapping[str, Any]) -> str:
     if not accuracy:
         return ""
     counts = q.get("annotations") or {}
-    method = (q.get("consensus") or {}).get("method") or "consensus"
+    consensus = q.get("consensus") or {}
+    # With one annotation a task nobody is compared with anybody: the "accuracy" would be
+    # the method's prior (~0.5 for Dawid-Skene), not a measurement, so it is not shown.
+    estimated = consensus.get("tasks_with_several") != 0
+    method = consensus.get("method") or "consensus"
+    order = sorted(accuracy.items(), key=lambda kv: kv[1]) if estimated else sorted(
+        accuracy.items())
     rows = "".join(f'<tr data-annotator="{esc(who)}"><td>{esc(who)}</td><td class="num">'
-                   f'{esc(counts.get(who, ""))}</td><td class="num">{acc:.3f}</td></tr>'
-                   for who, acc in sorted(accuracy.items(), key=lambda kv: kv[1]))
-    return (f'<div class="annotators"><h3>annotators</h3><table class="annotators"><thead>'
-            f'<tr><th>annotator</th><th class="num">annotations</th><th class="num">'
-            f'accuracy ({esc(method)})</th></tr></thead><tbody>{rows}</tbody></table></div>')
+                   f'{esc(counts.get(who, ""))}</td>'
+                   + (f'<td class="num">{acc:.3f}</td>' if estimated else "") + "</tr>"
+                   for who, acc in order)
+    head = f'<th class="num">accuracy ({esc(method)})</th>' if estimated else ""
+    note = "" if estimated else ('<p class="muted no-accuracy">no accuracy estimated: no '
+                                 'task has several annotations to compare annotators on</p>')
+    return (f'<div class="annotators"><h3>annotators</h3>{note}<table class="annotators">'
+            f'<thead><tr><th>annotator</th><th class="num">annotations</th>{head}</tr>'
+            f'</thead><tbody>{rows}</tbody></table></div>')
 
 
 def quality_panel(p: Mapping[str, Any]) -> str:
