@@ -46,7 +46,8 @@ def synced_storage(ls: LabelStudioClient, kind: str, **fields: Any) -> None:
 def each_token_kind(studio: LabelStudio, ls: LabelStudioClient, pat: str,
                     backends: OcrBackends, project: int) -> None:
     """The page's first word, read by a backend holding /setup's legacy token and by one
-    holding a personal access token, legacy tokens off and on."""
+    holding a personal access token, legacy tokens off and on (the legacy one refused
+    while they are off)."""
     task = ls.tasks(project)[0]["id"]
     legacy = backends.connect(ls, project, "legacy")
     with_pat = backends.connect(ls, project, "pat", LABEL_STUDIO_ACCESS_TOKEN=pat)
@@ -57,6 +58,7 @@ def each_token_kind(studio: LabelStudio, ls: LabelStudioClient, pat: str,
         assert not refused.get("data") and "502" in " ".join(refused["errors"]), refused
         assert ocr(off.client, with_pat, task) == "KENAPA"
     assert ocr(ls, legacy, task) == "KENAPA"
+    assert ocr(ls, with_pat, task) == "KENAPA"  # a personal access token, legacy tokens on
 
 
 def test_ocr_of_a_local_files_image_on_another_disk(
