@@ -250,7 +250,9 @@ def test_an_unreachable_bucket_fails_the_job_and_the_served_version_serves_on(
     def health() -> dict[str, object]:
         started = time.monotonic()
         answer = server.client.get("/health")
-        assert time.monotonic() - started < 1.0 and answer.status_code == 200
+        # A closed loopback port refuses at once: 3 s is room for a busy machine, far
+        # below what unbounded S3 retries would take.
+        assert time.monotonic() - started < 3.0 and answer.status_code == 200
         return dict(answer.json())
 
     wait_until(lambda: health()["storage"] == "unreachable", timeout=5)

@@ -127,13 +127,16 @@ def test_load_with_faults_loses_nothing(echo_backend: Path, deployment: Deployme
     project_dir = deployment.model_dir / "1"
 
     def trained_on_final() -> dict[str, Any] | None:
+        """The newest version trained with the final annotation: promoted or not (judging
+        may reject it), its training set is what must hold every acknowledged one."""
         for folder in sorted(project_dir.iterdir(), key=lambda p: p.name, reverse=True):
             result = folder / "job_result.json"
             if folder.name.isdigit() and result.exists() and json.loads(
-                    result.read_text())["status"] == "ok":
+                    result.read_text())["status"] in ("ok", "rejected"):
                 tasks = json.loads((folder / "train_data.json").read_text())
                 ids = {a["id"] for t in tasks for a in t["annotations"]}
-                return {"ids": ids, "version": folder.name} if 1 in ids else None
+                if 1 in ids:
+                    return {"ids": ids, "version": folder.name}
         return None
 
     newest = wait_until(trained_on_final, timeout=240, interval=0.5)  # a busy machine

@@ -152,13 +152,15 @@ def test_a_label_config_the_model_refuses(ls: LabelStudioClient, backend: Backen
 
 
 def test_a_local_file_the_backend_cannot_read(ls: LabelStudioClient, backend: Backend) -> None:
+    """The session's Label Studio serves local files: a missing one is a 404 (a Label Studio
+    that serves none, a 403: test_ssrf_protection_leaves_no_webhook)."""
     project = connected_project(ls, backend, "local files",
                                 tasks=[{"text": "/data/local-files/?d=texts/missing.txt"}])
     code, checks = doctor(backend, "--project", str(project))
     assert code == 1
     assert failed(checks) == {"task_files"}
-    assert "403" in checks["task_files"]["seen"]
-    assert "LOCAL_FILES_SERVING_ENABLED=true" in checks["task_files"]["fix"]
+    assert "404" in checks["task_files"]["seen"]
+    assert "Cloud Storage → Local files" in checks["task_files"]["fix"]
 
 
 def test_a_selected_version_with_no_predictions(ls: LabelStudioClient,
@@ -207,7 +209,8 @@ def test_ssrf_protection_leaves_no_webhook(strict_studio: LabelStudio,
     Model answers 403, yet the model shows as connected, without a webhook."""
     with strict_studio.client() as ls:
         project = ls.create_project(f"ssrf {secrets.token_hex(3)}", TWO_LABEL_CONFIG)
-        ls.import_tasks(project, [{"text": t} for t in TEXTS])
+        # Label Studio's defaults also serve no local files: a 403 for this one.
+        ls.import_tasks(project, [{"text": "/data/local-files/?d=texts/a.txt"}])
         with pytest.raises(Exception, match="403"):
             ls.connect_backend(project, backend.url)
         assert ls.call("GET", "api/webhooks/", params={"project": project}) == []
@@ -215,9 +218,11 @@ def test_ssrf_protection_leaves_no_webhook(strict_studio: LabelStudio,
         code, checks = doctor(backend, "--project", str(project), "--label-studio", ls.url,
                               "--token", ls.api_key)
     assert code == 1
-    assert failed(checks) == {"webhook"}
+    assert failed(checks) == {"webhook", "task_files"}
     assert checks["ml_backend"]["status"] == "ok"
     assert "SSRF_PROTECTION_ENABLED=false" in checks["webhook"]["fix"]
+    assert "403" in checks["task_files"]["seen"]
+    assert "LOCAL_FILES_SERVING_ENABLED=true" in checks["task_files"]["fix"]
 
 
 @pytest.mark.parametrize("strict_studio", [{"ML_BLOCK_LOCAL_IP": "true"}], indirect=True)
