@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import signal
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from support.calls import predict, setup
 from support.data import annotation_event
 from support.jobs import fit_process, fit_under_way, next_job_sweeps, train_first_version
-from support.servers import Deployment, Server
+from support.servers import Deployment, Server, local_runners
 from support.waiting import wait_until
 
 
@@ -80,3 +81,15 @@ def test_a_fit_that_raises_keeps_the_previous_version(
     assert json.loads((folder / "job_result.json").read_text())["status"] == "error"
     assert "ValueError: fit failed on purpose" in (folder / "error.log").read_text()
     assert_previous_serves(server, v1, folder)
+
+
+def test_a_local_runner_yields_the_cpu_to_serving(
+        echo_backend: Path, start_server: Any, tmp_path: Path) -> None:
+    """Local mode: training and re-scoring run LABELLOOP_RUNNER_NICE (10) below the server
+    (a runner lingers after its job: there is time to look)."""
+    server = start_server(echo_backend)
+    assert server.client.post("/webhook", json=annotation_event(1, 1, "好", "积极")
+                              ).status_code == 200
+    runner = wait_until(lambda: local_runners(tmp_path / "models"), timeout=30)[0]
+    server_nice = psutil.Process(server.proc.pid).nice()
+    wait_until(lambda: runner.nice() == server_nice + 10, timeout=20)  # once it has started

@@ -62,6 +62,7 @@ _ENV: dict[str, tuple[str, ...]] = {
     "rescore_first": ("LABELLOOP_RESCORE_FIRST",),
     "rescore_batch": ("LABELLOOP_RESCORE_BATCH",),
     "rescore_share": ("LABELLOOP_RESCORE_SHARE",),
+    "runner_nice": ("LABELLOOP_RUNNER_NICE",),
     "keep_prediction_versions": ("LABELLOOP_KEEP_PREDICTION_VERSIONS",),
     "prediction_cleanup_budget_s": ("LABELLOOP_PREDICTION_CLEANUP_BUDGET",),
     "pool_resync_hours": ("LABELLOOP_POOL_RESYNC_HOURS",),
@@ -106,6 +107,9 @@ class Settings:
     job_lock_ttl_s: int = 30  # Redis mode: how soon a dead worker's project lock expires
     predict_chunk: int = 5000  # tasks per predict() call; bounds the model's working memory
     runner_linger_s: float = 30.0  # local mode: a runner waits this long for the next job
+    # Local mode: runners train and re-score beside the server on its machine; this much
+    # lower a CPU priority (Unix nice) lets /predict win the CPU. 0 keeps the server's.
+    runner_nice: int = 10
     log_format: str = "text"  # "text" | "json" (one JSON object per line, for log shippers)
     default_project: str = "default"  # serves /predict bodies without "project"
     model_class: str | None = None  # which class of the script (when it defines several)

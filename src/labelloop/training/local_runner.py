@@ -73,6 +73,8 @@ def _turn(ctx: TrainingContext, turn: Turn, parent: int) -> int:
 def main(argv: list[str]) -> int:
     settings = Settings.from_json(os.environ[SETTINGS_ENV])
     configure_logging(settings.log_level, settings.log_format)
+    if settings.runner_nice > 0:
+        os.nice(settings.runner_nice)  # background work: serving comes first
     project = project_key(argv[0])
     stores = open_stores(settings, for_jobs=True)
     scheduler = Scheduler(settings, FileMedium(settings), stores.jobs)
