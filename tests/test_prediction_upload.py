@@ -33,62 +33,63 @@ from labelloop.training.task_pool import TASKS, TaskPool
 KEY = "0123456789abcdef0123456789abcdef01234567"
 
 
-class Answer(http.server.BaseHTTPRequestHandler):
-    status = 400
+class JsonHandler(http.server.BaseHTTPRequestHandler):
+    """Answers each POST with ``answer(body sent)``: (status, JSON body)."""
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = b'{"detail": "no such task"}'
-        self.send_response(self.status)
+        status, body = self.answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
+    def answer(self, sent: bytes) -> tuple[int, bytes]:
+        raise NotImplementedError
+
     def log_message(self, *args: object) -> None:
         pass
 
 
-@pytest.fixture
-def refusing() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+class Answer(JsonHandler):
+    status = 400
+
+    def answer(self, sent: bytes) -> tuple[int, bytes]:
+        return self.status, b'{"detail": "no such task"}'
 
 
-class SlowStore(http.server.BaseHTTPRequestHandler):
+class SlowStore(JsonHandler):
     """Stores every prediction it is sent, taking ``seconds`` a call; notes when each came."""
 
     seconds = 0.3
     calls: ClassVar[list[float]] = []
 
-    def do_POST(self) -> None:
-        sent = orjson.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+    def answer(self, sent: bytes) -> tuple[int, bytes]:
         SlowStore.calls.append(time.monotonic())
         time.sleep(self.seconds)
-        body = orjson.dumps({"created": len(sent)})
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        return 201, orjson.dumps({"created": len(orjson.loads(sent))})
 
-    def log_message(self, *args: object) -> None:
-        pass
+
+@contextlib.contextmanager
+def serving(handler: type[JsonHandler]) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def refusing() -> Iterator[str]:
+    with serving(Answer) as url:
+        yield url
 
 
 @pytest.fixture
 def slow_store() -> Iterator[str]:
     SlowStore.calls = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowStore)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(SlowStore) as url:
+        yield url
 
 
 @contextlib.contextmanager
