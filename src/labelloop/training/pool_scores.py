@@ -14,7 +14,7 @@ from typing import IO, Any
 import orjson
 
 from labelloop.sdk.model import LabelStudioModel
-from labelloop.training.holdout import predict_all
+from labelloop.training.holdout import predict_all, without_answers
 from labelloop.training.task_pool import TaskPool
 from labelloop.training.uncertainty import SAMPLE, Clusterer, confidence, label_clusters, rank
 
@@ -44,10 +44,10 @@ def score_pool(model: LabelStudioModel, pool: TaskPool, labeled: set[int], chunk
     scores = PoolScores()
     clusters = _ClusterSource(model)
     for tasks in pool.tasks(labeled, max(chunk, 1)):
-        predictions = [p[0] if isinstance(p, list) and p else p
-                       for p in predict_all(model, tasks, chunk)]
-        for task, pred, cluster in zip(tasks, predictions, clusters.of(tasks, predictions),
-                                       strict=True):
+        answers, features = clusters.predict(tasks, chunk)
+        predictions = [p[0] if isinstance(p, list) and p else p for p in answers]
+        for task, pred, cluster in zip(tasks, predictions,
+                                       clusters.of(tasks, predictions, features), strict=True):
             result = pred.get("result") if isinstance(pred, dict) else None
             if not result:  # no region: Label Studio stores nothing for it, nor do we
                 scores.empty += 1
@@ -63,20 +63,36 @@ def score_pool(model: LabelStudioModel, pool: TaskPool, labeled: set[int], chunk
 
 class _ClusterSource:
     """Clusters from the model's features when it has ``features(tasks)``, else from its
-    predicted labels; fitted on the first :data:`SAMPLE` tasks."""
+    predicted labels; fitted on the first :data:`SAMPLE` tasks. A model with
+    ``predict_with_features(tasks)`` gives both in one call."""
 
     def __init__(self, model: LabelStudioModel) -> None:
+        self.model = model
         self.features = getattr(model, "features", None)
+        self.both = getattr(model, "predict_with_features", None)
         self.clusterer: Clusterer | None = None
         self.labels: dict[str, int] = {}
 
-    def of(self, tasks: list[dict[str, Any]], predictions: list[Any]) -> list[int]:
+    def predict(self, tasks: list[dict[str, Any]], chunk: int) -> tuple[list[Any], Any]:
+        """The predictions of ``tasks``, and their features when they came with them."""
+        if not callable(self.both):
+            return predict_all(self.model, tasks, chunk), None
+        answers, features = self.both([without_answers(t) for t in tasks])
+        if not isinstance(answers, list) or len(answers) != len(tasks) or (
+                getattr(features, "shape", (len(tasks),))[0] != len(tasks)):
+            raise ValueError(f"{type(self.model).__name__}.predict_with_features() returned "
+                             f"a wrong number of predictions or features for {len(tasks)} "
+                             "tasks")
+        return answers, features
+
+    def of(self, tasks: list[dict[str, Any]], predictions: list[Any],
+           features: Any = None) -> list[int]:
         own = [p.get("cluster") if isinstance(p, dict) else None for p in predictions]
         if all(isinstance(c, int) for c in own):
             return [int(c) for c in own if c is not None]  # the model chose its own
-        if not callable(self.features):
+        if features is None and not callable(self.features):
             return label_clusters(predictions, self.labels)
-        matrix = self.features(tasks)
+        matrix = self.features(tasks) if features is None else features
         if self.clusterer is None:
             self.clusterer = Clusterer()
             self.clusterer.fit(matrix[:SAMPLE])
