@@ -18,6 +18,10 @@ a labelloop version. Then for ``--minutes``:
   served after it, and for how long a newer one had served (0 when it is the newest);
 - /predict is probed (one task, back to back) and the runner's memory sampled.
 
+``no-imports``: labelloop until the project samples its first version, then restarted
+with re-scoring off (it trains and serves, and stores nothing in Label Studio): what
+annotators pay for Label Studio's uncertainty sampling alone, without our imports.
+
 ``baseline``: the labelloop of ``--baseline-ref`` (before this change: the pool listed page
 by page, every prediction stored, the project switched at the end), from a ``git archive``
 of that commit. ``--flag`` starts Label Studio with its memory-efficient prediction import;
@@ -30,6 +34,7 @@ import argparse
 import contextlib
 import json
 import random
+import re
 import sqlite3
 import statistics
 import subprocess
@@ -92,6 +97,7 @@ class Run:
     predict: list[float] = field(default_factory=list)
     runner_peak: int = 0
     seconds: float = 0.0
+    phases: list[tuple[float, float]] = field(default_factory=list)  # (scored s, first s)
 
 
 class Stream:
@@ -111,12 +117,15 @@ class Stream:
             self.run.annotations += 1
 
     def sampler(self) -> None:
-        """The annotator who follows /next/, about once a second."""
+        """The annotator who follows /next/, about once a second. The version that chose
+        the task is the project's selected one read just before asking: a switch between
+        the two counts against labelloop."""
         while not self.stop.is_set():
             started = time.monotonic()
             try:
+                selected = self.selected()
                 task = self.ls.call("GET", f"/api/projects/{self.project}/next/")
-                self.run.samples.append((time.time(), int(task["id"]), self.current()))
+                self.run.samples.append((time.time(), int(task["id"]), selected))
                 self.annotate(task)
             except Exception:  # a busy Label Studio: count it, go on
                 self.run.errors += 1
@@ -132,22 +141,29 @@ class Stream:
                 self.run.errors += 1
             self.stop.wait(max(0.0, 1.0 / rate - (time.monotonic() - started)))
 
-    def current(self) -> str:
-        return self.run.selected[-1][1] if self.run.selected else ""
+    def selected(self) -> str:
+        return str(self.ls.call("GET", f"/api/projects/{self.project}/")["model_version"] or "")
 
     def poller(self) -> None:
-        """The project's selected version and labelloop's served one, every second."""
+        """The project's selected version, every second."""
         while not self.stop.is_set():
             try:
-                selected = str(self.ls.call("GET", f"/api/projects/{self.project}/")[
-                    "model_version"] or "")
-                self.run.selected.append((time.time(), selected))
+                self.run.selected.append((time.time(), self.selected()))
+            except Exception:
+                self.run.errors += 1
+            self.stop.wait(1.0)
+
+    def served(self) -> None:
+        """labelloop's served version, twice a second (its own thread: a busy Label Studio
+        must not delay seeing a promotion, which would flatter the staleness)."""
+        while not self.stop.is_set():
+            try:
                 status, answer = self.backend.request("POST", "/setup", _setup(self.project))
                 if status == 200:
                     self.run.served.setdefault(answer["model_version"], time.time())
             except Exception:
                 self.run.errors += 1
-            self.stop.wait(1.0)
+            self.stop.wait(0.5)
 
 
 def _setup(project: int) -> bytes:
@@ -187,7 +203,7 @@ def one_run(studio: LabelStudio, args: argparse.Namespace, variant: str, rate: f
     env = {"LABELLOOP_ACTIVE_LEARNING": "true"}
     if variant == "baseline":
         env["PYTHONPATH"] = str(baseline_src(args.baseline_ref, root))
-    backend = Backend(backend_dir, model_dir, env=env)
+    backend = Backend(backend_dir, model_dir, env=env, log_level="INFO")  # phases: runner.log
     db = studio.data_dir / "label_studio.sqlite3"
     try:
         ml = ls.connect_backend(project, f"http://127.0.0.1:{backend.port}")
@@ -205,16 +221,43 @@ def one_run(studio: LabelStudio, args: argparse.Namespace, variant: str, rate: f
         else:
             print(f"  {name}: the project samples a labelloop version after "
                   f"{time.monotonic() - warm:.0f} s", flush=True)
+        if variant == "no-imports":  # the same, but nothing stored in Label Studio from now
+            backend.stop()
+            stop_runners(model_dir)
+            backend = Backend(backend_dir, model_dir, env={**env, "LABELLOOP_RESCORE": "false"},
+                              log_level="INFO", port=backend.port)
         run.db_before = db.stat().st_size
         stream_for(ls, backend, project, truth, run, args, model_dir)
         run.db_after = db.stat().st_size
         run.db_used = db_in_use(db)
         run.predictions = sum(ls.model_versions(project).values())
+        run.phases = runner_phases(model_dir)
     finally:
         backend.stop()
         stop_runners(model_dir)
         ls.close()
     return run
+
+
+PHASES = re.compile(r"scored \d+ tasks in ([\d.]+) s, stored the \d+ least certain in "
+                    r"([\d.]+) s")
+
+
+def runner_phases(model_dir: Path) -> list[tuple[float, float]]:
+    """Per re-scoring job, from the runner's log: (seconds to score the pool, seconds to
+    store its least certain)."""
+    return [(float(m[1]), float(m[2])) for log in model_dir.glob("*/.jobs/runner.log")
+            for m in PHASES.finditer(log.read_text(errors="replace"))]
+
+
+def switch_times(run: Run) -> list[float]:
+    """Per labelloop version the project sampled: seconds from its promotion (seen
+    served) to the project's switch to it (seen selected)."""
+    first_seen: dict[str, float] = {}
+    for t, version in run.selected:
+        first_seen.setdefault(version, t)
+    return [first_seen[v] - since for v, since in run.served.items() if v in first_seen
+            and first_seen[v] >= since]
 
 
 def db_in_use(db: Path) -> int:
@@ -241,6 +284,7 @@ def stream_for(ls: LabelStudioClient, backend: Backend, project: int, truth: dic
                run: Run, args: argparse.Namespace, model_dir: Path) -> None:
     stream = Stream(ls, backend, project, truth, run)
     threads = [threading.Thread(target=stream.poller, daemon=True),
+               threading.Thread(target=stream.served, daemon=True),
                threading.Thread(target=stream.sampler, daemon=True)]
     if run.rate > 1:
         pool = random_unlabeled(ls, project, int(run.rate * args.minutes * 60))
@@ -248,16 +292,18 @@ def stream_for(ls: LabelStudioClient, backend: Backend, project: int, truth: dic
         threads += [threading.Thread(target=stream.filler, args=(per, pool[i::args.fillers]),
                                      daemon=True) for i in range(args.fillers)]
     prober = Prober(backend)
+    prober.start()
     started = time.monotonic()
-    for t in [*threads, prober]:
+    for t in threads:
         t.start()
     while time.monotonic() - started < args.minutes * 60:
         run.runner_peak = max(run.runner_peak, runner_rss(model_dir))
         time.sleep(1)
     stream.stop.set()
     prober.stop.set()
-    for t in [*threads, prober]:
+    for t in threads:
         t.join(60)
+    prober.join()
     run.seconds = time.monotonic() - started
     run.predict = prober.times
 
@@ -315,6 +361,17 @@ def report(runs: list[Run], args: argparse.Namespace, flag: bool) -> None:
             f"{r.db_before / 2**20:.0f} -> {r.db_after / 2**20:.0f} ({r.db_used / 2**20:.0f})",
             f"{r.predictions:,}"]))
         print(f"    samples {len(st)}, errors {r.errors}", flush=True)
+        switch = sorted(switch_times(r))
+        scored, first = sorted(x for x, _ in r.phases), sorted(y for _, y in r.phases)
+        if switch:
+            print(f"    promotion -> switch s over {len(switch)} versions: min "
+                  f"{switch[0]:.0f}, median {statistics.median(switch):.0f}, max "
+                  f"{switch[-1]:.0f}", flush=True)
+        if r.phases:
+            print(f"    re-scoring jobs {len(r.phases)}: scoring the pool s median "
+                  f"{statistics.median(scored):.1f}, max {scored[-1]:.1f}; storing the least "
+                  f"certain s median {statistics.median(first):.1f}, max {first[-1]:.1f}",
+                  flush=True)
 
 
 def main() -> None:

@@ -85,6 +85,21 @@ def _stop_all() -> None:
             server.stop()
 
 
+def timed_request(port: int, method: str, path: str, body: bytes | None = None,
+                  timeout: float = 600) -> tuple[int, bytes, float]:
+    """(status, raw answer, seconds from sending the request to its last byte)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.connect()
+        started = time.perf_counter()
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        raw = resp.read()
+        return resp.status, raw, time.perf_counter() - started
+    finally:
+        conn.close()
+
+
 class Server:
     """A server in its own process group, bound to a free loopback port."""
 
@@ -117,16 +132,7 @@ class Server:
     def timed(self, method: str, path: str, body: bytes | None = None,
               timeout: float = 600) -> tuple[int, bytes, float]:
         """(status, raw answer, seconds from sending the request to its last byte)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.connect()
-            started = time.perf_counter()
-            conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            raw = resp.read()
-            return resp.status, raw, time.perf_counter() - started
-        finally:
-            conn.close()
+        return timed_request(self.port, method, path, body, timeout)
 
     def post(self, path: str, obj: Any) -> Any:
         status, answer = self.request("POST", path, json.dumps(obj).encode())
@@ -184,11 +190,12 @@ class Backend(Server):
     name = "labelloop"
 
     def __init__(self, backend_dir: Path, model_dir: Path, workers: int = 1,
-                 env: dict[str, str] | None = None) -> None:
-        port = free_port()
+                 env: dict[str, str] | None = None, log_level: str = "WARNING",
+                 port: int | None = None) -> None:
+        port = port or free_port()
         cmd = [sys.executable, "-m", "labelloop.cli.main", "start", str(backend_dir),
                "--host", "127.0.0.1", "--port", str(port), "--model-dir", str(model_dir),
-               "--workers", str(workers), "--log-level", "WARNING"]
+               "--workers", str(workers), "--log-level", log_level]
         super().__init__(cmd, port, env)
 
     def counted(self, proc: psutil.Process) -> bool:

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,15 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import CONFIG, Backend, annotated_tasks, corpus_texts, labelloop, ls_task
+from harness import (
+    CONFIG,
+    Backend,
+    annotated_tasks,
+    corpus_texts,
+    labelloop,
+    ls_task,
+    timed_request,
+)
 from labelloop.cli.studio import DEFAULT_LS_VENV, LabelStudio, free_port
 from labelloop.sdk.label_studio import LabelStudioClient
 
@@ -51,21 +59,36 @@ def prepare(ls: LabelStudioClient, unlabeled: int) -> int:
     return project
 
 
-class Prober(threading.Thread):
-    """Single-task /predict, back to back, timing each answer."""
+class Prober:
+    """Single-task /predict, back to back, timing each answer: ``start()``, ``stop.set()``,
+    ``join()``, then ``times``. It runs in a process of its own: in a thread of the bench,
+    an answer would also wait for the bench's other threads to let go of the GIL (up to
+    its 5 ms switch interval), which is the bench's latency, not the backend's."""
 
     def __init__(self, backend: Backend) -> None:
-        super().__init__(daemon=True)
-        self.backend = backend
-        self.body = json.dumps({"tasks": [ls_task(1, "物流很快")], "project": "1.1",
-                                "label_config": CONFIG}).encode()
+        ctx = multiprocessing.get_context("spawn")
+        body = json.dumps({"tasks": [ls_task(1, "物流很快")], "project": "1.1",
+                           "label_config": CONFIG}).encode()
+        self.stop = ctx.Event()
+        self._out: Any = ctx.Queue()
+        self._proc = ctx.Process(target=_probe, args=(backend.port, body, self.stop, self._out),
+                                 daemon=True)
         self.times: list[float] = []
-        self.stop = threading.Event()
 
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.times.append(self.backend.timed("POST", "/predict", self.body)[2])
-            time.sleep(0.005)
+    def start(self) -> None:
+        self._proc.start()
+
+    def join(self, timeout: float = 60) -> None:
+        self.times = self._out.get(timeout=timeout)
+        self._proc.join(timeout)
+
+
+def _probe(port: int, body: bytes, stop: Any, out: Any) -> None:
+    times = []
+    while not stop.is_set():
+        times.append(timed_request(port, "POST", "/predict", body)[2])
+        time.sleep(0.005)
+    out.put(times)
 
 
 def rescoring(backend: Backend, project: int) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Callable
 
 from labelloop.compat.loader import load_backend_class
@@ -110,11 +111,17 @@ def _score_and_store(ls: LabelStudioClient, target: Target, pool: TaskPool,
                      progress: Progress) -> int:
     labeled = stores.training_set.task_ids(target.project)
     with tempfile.TemporaryFile("w+b") as spool:
+        began = time.monotonic()
         scores = score_pool(model, pool, labeled, settings.predict_chunk, spool,
                             lambda n: progress(0.2, f"scored {n} unlabeled tasks"))
         upload = Upload(ls, target, pool, scores, spool, settings)
+        scored_s = time.monotonic() - began
         served()  # the first batch goes in whatever is due, unless a newer version serves
         took = upload.first(settings.active_learning or info.active_learning)
+        # What keeps Label Studio's ordering fresh: the time from here back to promotion.
+        log.info("project %s: %s scored %d tasks in %.1f s, stored the %d least certain in "
+                 "%.1f s", target.project, target.model_version, len(scores.task_ids),
+                 scored_s, upload.stored, took)
         progress(0.3, f"stored the {upload.before + upload.stored} least certain; "
                       f"{upload.total} in all")
         upload.rest(took, check, lambda n: progress(
