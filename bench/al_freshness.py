@@ -239,8 +239,8 @@ def one_run(studio: LabelStudio, args: argparse.Namespace, variant: str, rate: f
     return run
 
 
-PHASES = re.compile(r"scored \d+ tasks in ([\d.]+) s, stored the \d+ least certain in "
-                    r"([\d.]+) s")
+PHASES = re.compile(r"scored \d+ (?:candidate )?tasks in ([\d.]+) s, stored the \d+ least "
+                    r"certain in ([\d.]+) s")
 
 
 def runner_phases(model_dir: Path) -> list[tuple[float, float]]:

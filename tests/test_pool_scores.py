@@ -15,7 +15,7 @@ import pytest
 from labelloop.examples.corpus import as_tasks, sentiment_corpus
 from labelloop.examples.simple_text_classifier import SimpleTextClassifier
 from labelloop.training.pool_scores import PoolScores, score_pool
-from labelloop.training.task_pool import TASKS, TaskPool
+from labelloop.training.task_pool import TASKS, PoolState, TaskPool
 
 CONFIG = ('<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
           '<Choice value="积极"/><Choice value="消极"/></Choices></View>')
@@ -100,3 +100,26 @@ def test_a_wrong_number_of_predictions_is_an_error_naming_the_hook(
         model: SimpleTextClassifier, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"WrongCount\.predict_with_features\(\) returned"):
         scored(WrongCount(model), pool_of(unseen(20), tmp_path / "pool"))
+
+
+def test_candidates_are_the_last_ones_least_certain_and_every_task_listed_since(
+        model: SimpleTextClassifier, tmp_path: Path) -> None:
+    pool = pool_of(unseen(250), tmp_path / "pool")
+    assert pool.candidates() is None  # nothing scored yet: the whole pool goes first
+    pool._save(PoolState(max_id=254))  # what a listing of ids 1..254 leaves
+    whole = scored(OnePass(model), pool)
+    least = [whole.task_ids[i] for i in whole.order()[:30]]
+    pool.note_candidates(least, len(whole.task_ids))
+    candidates = pool.candidates()
+    assert candidates is not None and candidates.narrower
+    assert all(t in candidates for t in least) and 255 in candidates  # listed since
+    assert not any(t in candidates for t in set(whole.task_ids) - set(least))
+
+    with tempfile.TemporaryFile("w+b") as spool:
+        part = score_pool(model, pool, {3}, 100, spool, lambda n: None, candidates.__contains__)
+    assert sorted(part.task_ids) == sorted(least)
+    pool.note_candidates(whole.task_ids, len(whole.task_ids))
+    covering = pool.candidates()
+    assert covering is not None and not covering.narrower  # first would be all: no gain
+    pool.forget()
+    assert pool.candidates() is None

@@ -61,6 +61,7 @@ _ENV: dict[str, tuple[str, ...]] = {
     "rescore_page_size": ("LABELLOOP_RESCORE_PAGE_SIZE",),
     "rescore_first": ("LABELLOOP_RESCORE_FIRST",),
     "rescore_batch": ("LABELLOOP_RESCORE_BATCH",),
+    "rescore_candidates": ("LABELLOOP_RESCORE_CANDIDATES",),
     "rescore_share": ("LABELLOOP_RESCORE_SHARE",),
     "runner_nice": ("LABELLOOP_RUNNER_NICE",),
     "keep_prediction_versions": ("LABELLOOP_KEEP_PREDICTION_VERSIONS",),
@@ -136,6 +137,9 @@ class Settings:
     rescore_page_size: int = 1000  # unlabeled tasks listed from Label Studio a call
     rescore_first: int = 1000  # the least certain stored before the project switches
     rescore_batch: int = 0  # predictions a call after them (0: 2,000 or 10,000, measured)
+    # Scored before the rest of the pool: the last version's least certain (0: the whole
+    # pool is scored before anything is stored).
+    rescore_candidates: int = 20_000
     # Of Label Studio's time, the share that storing the rest (and deleting old versions)
     # may take: its imports hold the database's write lock, and annotators wait behind them.
     rescore_share: float = 0.25

@@ -3,10 +3,13 @@ the unlabeled task the served version is least sure of; new versions and new tas
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from labelloop.cli.studio import LabelStudio
 from labelloop.examples.corpus import as_tasks, sentiment_corpus
@@ -15,6 +18,7 @@ from labelloop.settings import Settings
 from labelloop.store.factory import open_stores
 from labelloop.store.jobs import JobRecord, new_job_id
 from labelloop.training.rescoring import rescore_job
+from labelloop.training.task_pool import POOL_DIR, TaskPool
 from support.calls import predict
 from support.data import EXAMPLE, TWO_LABEL_CONFIG, annotation_event
 from support.servers import Deployment, make_backend
@@ -168,3 +172,74 @@ def stored_of(ls: LabelStudioClient, project: int, model_version: str) -> dict[i
     """Task id -> the score of its stored prediction of ``model_version``."""
     return {t["id"]: p["score"] for t in ls.tasks(project) for p in t["predictions"]
             if p["model_version"] == model_version}
+
+
+def test_a_new_version_stores_its_least_certain_candidates_first(
+        ls: LabelStudioClient, tmp_path: Path, deployment: Deployment,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """With candidates (the last whole scoring's least certain, and tasks listed since),
+    a new version scores only them before its first batch, switches, then scores the
+    whole pool (the next candidates) and stores the rest."""
+    backend = make_backend(tmp_path / "backend", EXAMPLE)
+    server = deployment.start(backend, env={"LABELLOOP_PROMOTE": "always"})
+    pairs = sentiment_corpus(seed=23)
+    truth = dict(pairs[:250])
+    project = ls.create_project(f"e2e candidates ({deployment.mode})", CONFIG)
+    ls.import_tasks(project, [{"text": t} for t, _ in pairs[:250]])
+    ls.import_annotated(project, as_tasks(pairs[250:300]))
+    ml = ls.connect_backend(project, server.url)
+    ls.call("POST", f"/api/ml/{ml['id']}/train")
+    first_version = settled(server, str(project))["version"]
+    settings = Settings(backend_dir=backend, model_dir=deployment.model_dir,
+                        redis_url=deployment.redis.url if deployment.redis else None,
+                        rescore_page_size=100, rescore_first=20, rescore_batch=100,
+                        rescore_candidates=60, active_learning=True)
+    stores = open_stores(settings)
+    pool = TaskPool(deployment.model_dir / str(project) / POOL_DIR)
+
+    def job(preempt: Callable[[], bool]) -> JobRecord:
+        record = JobRecord(new_job_id(), str(project), "running", kind="rescore")
+        return rescore_job(settings, stores, record, preempt, lambda _p, _m: None)
+
+    assert job(lambda: False).outcome == "rescored"  # no candidates yet: the whole pool
+    candidates = pool.candidates()
+    assert candidates is not None and len(candidates.tasks) == 60 and candidates.pool == 250
+
+    # Annotate 10 tasks, import 3 new ones (never scored: candidates too), train again.
+    for task in ls.tasks(project)[:10]:
+        ls.annotate(task["id"], [{"from_name": "sentiment", "to_name": "text", "type": "choices",
+                                  "value": {"choices": [truth[task["data"]["text"]]]}}])
+    ls.call("POST", f"/api/projects/{project}/import",
+            json=[{"text": "物流很快，很满意"}, {"text": "质量太差，退货"}, {"text": "一般吧"}])
+    started = time.time()
+    ls.call("POST", f"/api/ml/{ml['id']}/train")
+    version = settled(server, str(project), check=lambda j: (j["ended"] or 0) > started)["version"]
+    assert version != first_version
+    model_version = f"SimpleTextClassifier-{version}"
+
+    # A training job falls due at the first check after the first batch.
+    checks: list[int] = []
+    caplog.set_level(logging.INFO, "labelloop.training")
+    assert job(lambda: checks.append(1) is None and len(checks) > 1).outcome == "cancelled"
+    unlabeled = [t for t in ls.tasks(project) if not t["annotations"]]
+    assert len(unlabeled) == 243
+    eligible = [t for t in unlabeled if t["id"] in candidates]
+    new_ids = {t["id"] for t in unlabeled[-3:]}
+    assert new_ids <= {t["id"] for t in eligible} and len(eligible) < len(unlabeled)
+    assert f"scored {len(eligible)} candidate tasks" in caplog.text
+    # The 20 stored are the 20 least certain candidates, and Label Studio serves the least.
+    answer = server.client.post("/predict", json={
+        "tasks": [{"id": t["id"], "data": t["data"]} for t in eligible],
+        "project": f"{project}.1", "label_config": CONFIG}).json()["results"]
+    own = sorted((p["score"], t["id"]) for t, p in zip(eligible, answer, strict=True))
+    first = stored_of(ls, project, model_version)
+    assert set(first) == {task for _, task in own[:20]}
+    assert ls.call("GET", f"/api/projects/{project}")["model_version"] == model_version
+    assert ls.call("GET", f"/api/projects/{project}/next/")["id"] == own[0][1]
+    # The whole pool was scored after the switch: the next version's candidates.
+    refreshed = pool.candidates()
+    assert refreshed is not None and refreshed.pool == 243 and refreshed.tasks != candidates.tasks
+
+    finished = job(lambda: False)
+    assert finished.outcome == "rescored" and finished.metrics == {"tasks": 223}, finished
+    assert len(stored_of(ls, project, model_version)) == 243

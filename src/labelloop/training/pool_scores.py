@@ -39,11 +39,13 @@ class PoolScores:
 
 
 def score_pool(model: LabelStudioModel, pool: TaskPool, labeled: set[int], chunk: int,
-               spool: IO[bytes], progress: Callable[[int], None]) -> PoolScores:
-    """Predict every unlabeled task of ``pool``, ``chunk`` at a time."""
+               spool: IO[bytes], progress: Callable[[int], None],
+               keep: Callable[[int], bool] | None = None) -> PoolScores:
+    """Predict every unlabeled task of ``pool`` (whose id ``keep`` accepts), ``chunk`` at
+    a time."""
     scores = PoolScores()
     clusters = _ClusterSource(model)
-    for tasks in pool.tasks(labeled, max(chunk, 1)):
+    for tasks in pool.tasks(labeled, max(chunk, 1), keep):
         answers, features = clusters.predict(tasks, chunk)
         predictions = [p[0] if isinstance(p, list) and p else p for p in answers]
         for task, pred, cluster in zip(tasks, predictions,
@@ -90,9 +92,11 @@ class _ClusterSource:
         own = [p.get("cluster") if isinstance(p, dict) else None for p in predictions]
         if all(isinstance(c, int) for c in own):
             return [int(c) for c in own if c is not None]  # the model chose its own
-        if features is None and not callable(self.features):
+        if features is None and callable(self.features):
+            features = self.features(tasks)
+        if features is None:
             return label_clusters(predictions, self.labels)
-        matrix = self.features(tasks) if features is None else features
+        matrix = features
         if self.clusterer is None:
             self.clusterer = Clusterer()
             self.clusterer.fit(matrix[:SAMPLE])

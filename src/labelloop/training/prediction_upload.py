@@ -69,8 +69,9 @@ class Upload:
         self.scores, self.spool, self.settings = scores, spool, settings
         already = pool.stored(target.model_version)
         self.order = [i for i in scores.order() if scores.task_ids[i] not in already]
-        self.before = len(already)  # stored by an earlier job of this version
+        self.before = len(already)  # stored by an earlier job (or step) of this version
         self.stored = 0
+        self.sent = 0  # positions of ``order`` sent so far
 
     @property
     def total(self) -> int:
@@ -81,6 +82,7 @@ class Upload:
         Returns how long the call took."""
         started = time.monotonic()
         self._post(self.order[:self.settings.rescore_first])
+        self.sent = min(len(self.order), self.settings.rescore_first)
         took = time.monotonic() - started
         if switch:
             self._switch()
@@ -88,13 +90,14 @@ class Upload:
 
     def rest(self, first_took: float, check: Callable[[], None],
              progress: Callable[[int], None]) -> None:
-        """The others, a batch at a time, giving way to annotators between them; ``check``
-        runs before each and while waiting (it raises to stop)."""
+        """The others, a batch at a time, giving way to annotators between them (and
+        after ``first_took``, when the first call was another upload's); ``check`` runs
+        before each and while waiting (it raises to stop)."""
         size = self.settings.rescore_batch or self._batch_size(first_took)
         took = first_took
-        todo = self.order[self.settings.rescore_first:]
+        todo = self.order[self.sent:]
         for start in range(0, len(todo), size):
-            if start:
+            if start or not self.sent:
                 give_way(took, self.settings.rescore_share, check)
             check()
             began = time.monotonic()

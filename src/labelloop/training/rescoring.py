@@ -4,10 +4,13 @@ is least sure of (and its Data Manager shows fresh predictions and scores).
 
 1. Bring the pool of unlabeled tasks up to date (:mod:`labelloop.training.task_pool`):
    listed from Label Studio once, then only new tasks; annotated ones drop out.
-2. Predict the whole pool in this process (:mod:`labelloop.training.pool_scores`).
-3. Store the least certain first and, with active learning on, switch the project to this
-   version at once; then the rest, while this version still serves
-   (:mod:`labelloop.training.prediction_upload`); then clean up old versions' predictions.
+2. Predict the candidates in this process (:mod:`labelloop.training.pool_scores`): the
+   last version's least certain and the tasks listed since (``rescore_candidates``), or
+   the whole pool when there are none.
+3. Store their least certain first and, with active learning on, switch the project to this
+   version at once (:mod:`labelloop.training.prediction_upload`); then predict the whole
+   pool (the next version's candidates) and store the rest, while this version still
+   serves; then clean up old versions' predictions.
 
 A newer version (a rollback, or a training job that falls due) stops it after the first
 batch; a later job of the same version goes on where it stopped.
@@ -19,6 +22,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
+from typing import IO
 
 from labelloop.compat.loader import load_backend_class
 from labelloop.errors import LabelloopError, TrainingError
@@ -110,22 +114,27 @@ def _score_and_store(ls: LabelStudioClient, target: Target, pool: TaskPool,
                      served: Callable[[], None], check: Callable[[], None],
                      progress: Progress) -> int:
     labeled = stores.training_set.task_ids(target.project)
+    switch = settings.active_learning or info.active_learning
+    candidates = pool.candidates() if settings.rescore_candidates else None
+    stored, took = 0, None
+    if candidates is not None and candidates.narrower:
+        # The last version's least certain hold almost all of this one's (bench/
+        # al_freshness.py: 99.7 to 100 % of the 1,000 least certain were among the last
+        # version's 20,000): score them first, switch, then score the whole pool.
+        with tempfile.TemporaryFile("w+b") as spool:
+            upload, scored_s = _scored(model, pool, labeled, settings, spool, target, ls,
+                                       progress, candidates.__contains__)
+            took = _first(upload, served, switch, "candidate ", scored_s)
+            stored += upload.stored
     with tempfile.TemporaryFile("w+b") as spool:
-        began = time.monotonic()
-        scores = score_pool(model, pool, labeled, settings.predict_chunk, spool,
-                            lambda n: progress(0.2, f"scored {n} unlabeled tasks"))
-        upload = Upload(ls, target, pool, scores, spool, settings)
-        scored_s = time.monotonic() - began
-        served()  # the first batch goes in whatever is due, unless a newer version serves
-        took = upload.first(settings.active_learning or info.active_learning)
-        # What keeps Label Studio's ordering fresh: the time from here back to promotion.
-        log.info("project %s: %s scored %d tasks in %.1f s, stored the %d least certain in "
-                 "%.1f s", target.project, target.model_version, len(scores.task_ids),
-                 scored_s, upload.stored, took)
+        upload, scored_s = _scored(model, pool, labeled, settings, spool, target, ls, progress)
+        if took is None:
+            took = _first(upload, served, switch, "", scored_s)
         progress(0.3, f"stored the {upload.before + upload.stored} least certain; "
                       f"{upload.total} in all")
         upload.rest(took, check, lambda n: progress(
             0.3 + 0.7 * n / max(upload.total, 1), f"stored {n} of {upload.total}"))
+        stored += upload.stored
     publish_suspects(settings, stores, target.project)  # the version is stored whole
     deleted = clean_old_versions(ls, target, target.model_version.rsplit("-", 1)[0],
                                  settings.keep_prediction_versions,
@@ -134,7 +143,35 @@ def _score_and_store(ls: LabelStudioClient, target: Target, pool: TaskPool,
     if deleted:
         log.info("project %s: deleted the predictions of %s", target.project,
                  ", ".join(deleted))
-    return upload.stored
+    return stored
+
+
+def _scored(model: LabelStudioModel, pool: TaskPool, labeled: set[int], settings: Settings,
+            spool: IO[bytes], target: Target, ls: LabelStudioClient, progress: Progress,
+            keep: Callable[[int], bool] | None = None) -> tuple[Upload, float]:
+    """Score the pool (the tasks ``keep`` accepts); the whole pool's least certain become
+    the next version's candidates. Returns the upload and the seconds scoring took."""
+    began = time.monotonic()
+    scores = score_pool(model, pool, labeled, settings.predict_chunk, spool,
+                        lambda n: progress(0.2, f"scored {n} unlabeled tasks"), keep)
+    if keep is None:
+        pool.note_candidates([scores.task_ids[i] for i in
+                              scores.order()[:settings.rescore_candidates]],
+                             len(scores.task_ids))
+    return Upload(ls, target, pool, scores, spool, settings), time.monotonic() - began
+
+
+def _first(upload: Upload, served: Callable[[], None], switch: bool, which: str,
+           scored_s: float) -> float:
+    """Store the least certain and switch, unless a newer version serves (whatever else
+    is due: this is what keeps the order fresh). Returns how long the store took."""
+    served()
+    took = upload.first(switch)
+    # The time from promotion to here is how stale Label Studio's ordering gets.
+    log.info("project %s: %s scored %d %stasks in %.1f s, stored the %d least certain in "
+             "%.1f s", upload.target.project, upload.target.model_version,
+             len(upload.scores.task_ids), which, scored_s, upload.stored, took)
+    return took
 
 
 def rescore_job(settings: Settings, stores: Stores, record: JobRecord,

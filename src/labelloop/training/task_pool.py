@@ -12,7 +12,8 @@ Listing is resumable: pages are appended as they arrive, with the cursor (the la
 a job cancelled half-way leaves the next one less to fetch.
 
 Files under ``<model_dir>/<project>/.pool/``: ``tasks.jsonl`` (complete), ``listing.jsonl``
-(being listed), ``state.json`` and ``stored.json`` (what the served version stored so far).
+(being listed), ``state.json``, ``stored.json`` (what the served version stored so far) and
+``candidates.json`` (the last version that scored the whole pool: its least certain tasks).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from labelloop.store.atomic import read_json, write_json_atomic
 
 POOL_DIR = ".pool"
 TASKS, LISTING, STATE, STORED = "tasks.jsonl", "listing.jsonl", "state.json", "stored.json"
+CANDIDATES = "candidates.json"
 
 
 @dataclass
@@ -39,6 +41,24 @@ class PoolState:
     cursor: int = 0  # the last id listed into listing.jsonl
     full: bool = True  # the listing replaces tasks.jsonl (else it adds to it)
     listed_at: float = 0.0  # when the last full listing started
+
+
+@dataclass
+class Candidates:
+    """Where a new version's least certain tasks probably are: the last whole scoring's
+    least certain, and every task listed since (never scored)."""
+
+    tasks: set[int]
+    max_id: int  # the highest task id in the pool when they were chosen
+    pool: int  # how many tasks that scoring scored
+
+    def __contains__(self, task_id: int) -> bool:
+        return task_id in self.tasks or task_id > self.max_id
+
+    @property
+    def narrower(self) -> bool:
+        """Whether they leave tasks out (else scoring them first gains nothing)."""
+        return len(self.tasks) < self.pool
 
 
 class TaskPool:
@@ -103,8 +123,10 @@ class TaskPool:
         self._save(PoolState(max(state.cursor, 0 if state.full else state.max_id), 0, False,
                              state.listed_at))
 
-    def tasks(self, labeled: set[int], chunk: int) -> Iterator[list[dict[str, Any]]]:
-        """The pool's tasks that hold no annotation, ``chunk`` at a time (bounded memory)."""
+    def tasks(self, labeled: set[int], chunk: int,
+              keep: Callable[[int], bool] | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The pool's tasks that hold no annotation (and whose id ``keep`` accepts),
+        ``chunk`` at a time (bounded memory)."""
         batch: list[dict[str, Any]] = []
         path = self.folder / TASKS
         if not path.exists():
@@ -112,7 +134,7 @@ class TaskPool:
         with path.open("rb") as f:
             for line in f:
                 task = orjson.loads(line)
-                if task["id"] not in labeled:
+                if task["id"] not in labeled and (keep is None or keep(task["id"])):
                     batch.append(task)
                 if len(batch) >= chunk:
                     yield batch
@@ -133,8 +155,22 @@ class TaskPool:
         write_json_atomic(self.folder / STORED, {"model_version": model_version,
                                                  "tasks": sorted(done)}, durable=False)
 
+    def candidates(self) -> Candidates | None:
+        """The least certain tasks of the last version that scored the whole pool."""
+        data = read_json(self.folder / CANDIDATES)
+        if not isinstance(data, dict):
+            return None
+        return Candidates(set(data.get("tasks") or []), int(data.get("max_id") or 0),
+                          int(data.get("pool") or 0))
+
+    def note_candidates(self, task_ids: list[int], pool: int) -> None:
+        """Keep ``task_ids`` (a version's least certain, of a pool of ``pool`` tasks) as
+        the next version's candidates."""
+        write_json_atomic(self.folder / CANDIDATES, {
+            "tasks": task_ids, "max_id": self._state().max_id, "pool": pool}, durable=False)
+
     def forget(self) -> None:
         """Drop everything (tasks Label Studio no longer has were stored to): list afresh."""
-        for name in (TASKS, LISTING, STATE, STORED):
+        for name in (TASKS, LISTING, STATE, STORED, CANDIDATES):
             with contextlib.suppress(FileNotFoundError):
                 (self.folder / name).unlink()
