@@ -386,10 +386,12 @@ def main() -> None:
                         help="start the stream anyway when no labelloop version is sampled")
     parser.add_argument("--fillers", type=int, default=4, help="threads annotating at random")
     parser.add_argument("--flag", action="store_true", help="Label Studio's fast import")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (logs, "
+                        "job records, Label Studio's database)")
     args = parser.parse_args()
     runs = []
     with tempfile.TemporaryDirectory(prefix="al-freshness-", ignore_cleanup_errors=True) as tmp:
-        root = Path(tmp)
+        root = args.keep or Path(tmp)
         studio = LabelStudio(DEFAULT_LS_VENV / "bin" / "label-studio", root / "ls", free_port(),
                              extra_env=FAST_IMPORT if args.flag else {})
         studio.start()
