@@ -118,14 +118,16 @@ class Stream:
 
     def sampler(self) -> None:
         """The annotator who follows /next/, about once a second. The version that chose
-        the task is the project's selected one read just before asking: a switch between
-        the two counts against labelloop."""
+        the task is the project's selected one read just before asking, and its staleness
+        is taken when asking (a busy Label Studio may answer much later: that wait is not
+        staleness); a switch between the two counts against labelloop."""
         while not self.stop.is_set():
             started = time.monotonic()
             try:
                 selected = self.selected()
+                asked = time.time()
                 task = self.ls.call("GET", f"/api/projects/{self.project}/next/")
-                self.run.samples.append((time.time(), int(task["id"]), selected))
+                self.run.samples.append((asked, int(task["id"]), selected))
                 self.annotate(task)
             except Exception:  # a busy Label Studio: count it, go on
                 self.run.errors += 1

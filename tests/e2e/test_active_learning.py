@@ -147,7 +147,7 @@ def test_the_least_certain_go_first_and_a_due_training_job_stops_the_rest(
     # Due once the first batch is in: the listing resumes (one page), the 20 least certain
     # go in, the project switches, and the rest waits.
     job = rescore_job(settings, stores, record, due_after(1), lambda _p, _m: None)
-    assert job.outcome == "cancelled", job
+    assert job.outcome == "cancelled" and job.metrics == {"tasks": 20}, job
     first = stored_of(ls, project, model_version)
     assert len(first) == 20
     assert ls.call("GET", f"/api/projects/{project}")["model_version"] == model_version
@@ -220,7 +220,8 @@ def test_a_new_version_stores_its_least_certain_candidates_first(
     # A training job falls due at the first check after the first batch.
     checks: list[int] = []
     caplog.set_level(logging.INFO, "labelloop.training")
-    assert job(lambda: checks.append(1) is None and len(checks) > 1).outcome == "cancelled"
+    cancelled = job(lambda: checks.append(1) is None and len(checks) > 1)
+    assert cancelled.outcome == "cancelled" and cancelled.metrics == {"tasks": 20}, cancelled
     unlabeled = [t for t in ls.tasks(project) if not t["annotations"]]
     assert len(unlabeled) == 243
     eligible = [t for t in unlabeled if t["id"] in candidates]

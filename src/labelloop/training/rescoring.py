@@ -38,7 +38,7 @@ from labelloop.training.audit_upload import publish_suspects
 from labelloop.training.model_opener import ModelOpener
 from labelloop.training.pool_scores import score_pool
 from labelloop.training.prediction_upload import Target, Upload, clean_old_versions
-from labelloop.training.task_pool import POOL_DIR, TaskPool
+from labelloop.training.task_pool import POOL_DIR, Candidates, TaskPool
 
 log = logging.getLogger("labelloop.training")
 Progress = Callable[[float, str], None]
@@ -46,6 +46,8 @@ Progress = Callable[[float, str], None]
 
 class Cancelled(Exception):
     """The served version changed, or a training job fell due: stop, store nothing more."""
+
+    stored = 0  # what the job had stored by then
 
 
 NO_LABEL_STUDIO = ("no Label Studio to re-score in (connect the project in Label Studio, "
@@ -116,7 +118,31 @@ def _score_and_store(ls: LabelStudioClient, target: Target, pool: TaskPool,
     labeled = stores.training_set.task_ids(target.project)
     switch = settings.active_learning or info.active_learning
     candidates = pool.candidates() if settings.rescore_candidates else None
-    stored, took = 0, None
+    uploads: list[Upload] = []
+    try:
+        _store(ls, target, pool, model, settings, labeled, switch, candidates, check, served,
+               progress, uploads)
+        publish_suspects(settings, stores, target.project)  # the version is stored whole
+        deleted = clean_old_versions(ls, target, target.model_version.rsplit("-", 1)[0],
+                                     settings.keep_prediction_versions,
+                                     settings.prediction_cleanup_budget_s,
+                                     settings.rescore_share, check)
+    except Cancelled as exc:
+        exc.stored = sum(u.stored for u in uploads)  # what the job's record says it stored
+        raise
+    if deleted:
+        log.info("project %s: deleted the predictions of %s", target.project,
+                 ", ".join(deleted))
+    return sum(u.stored for u in uploads)
+
+
+def _store(ls: LabelStudioClient, target: Target, pool: TaskPool, model: LabelStudioModel,
+           settings: Settings, labeled: set[int], switch: bool, candidates: Candidates | None,
+           check: Callable[[], None], served: Callable[[], None], progress: Progress,
+           uploads: list[Upload]) -> None:
+    """Score and store: the candidates' least certain first when there are candidates,
+    then the whole pool. ``uploads`` gets each upload as it starts (what was stored)."""
+    took = None
     if candidates is not None and candidates.narrower:
         # The last version's least certain hold almost all of this one's (bench/
         # al_freshness.py: 99.7 to 100 % of the 1,000 least certain were among the last
@@ -124,26 +150,17 @@ def _score_and_store(ls: LabelStudioClient, target: Target, pool: TaskPool,
         with tempfile.TemporaryFile("w+b") as spool:
             upload, scored_s = _scored(model, pool, labeled, settings, spool, target, ls,
                                        progress, candidates.__contains__)
+            uploads.append(upload)
             took = _first(upload, served, switch, "candidate ", scored_s)
-            stored += upload.stored
     with tempfile.TemporaryFile("w+b") as spool:
         upload, scored_s = _scored(model, pool, labeled, settings, spool, target, ls, progress)
+        uploads.append(upload)
         if took is None:
             took = _first(upload, served, switch, "", scored_s)
         progress(0.3, f"stored the {upload.before + upload.stored} least certain; "
                       f"{upload.total} in all")
         upload.rest(took, check, lambda n: progress(
             0.3 + 0.7 * n / max(upload.total, 1), f"stored {n} of {upload.total}"))
-        stored += upload.stored
-    publish_suspects(settings, stores, target.project)  # the version is stored whole
-    deleted = clean_old_versions(ls, target, target.model_version.rsplit("-", 1)[0],
-                                 settings.keep_prediction_versions,
-                                 settings.prediction_cleanup_budget_s,
-                                 settings.rescore_share, check)
-    if deleted:
-        log.info("project %s: deleted the predictions of %s", target.project,
-                 ", ".join(deleted))
-    return stored
 
 
 def _scored(model: LabelStudioModel, pool: TaskPool, labeled: set[int], settings: Settings,
@@ -183,7 +200,8 @@ def rescore_job(settings: Settings, stores: Stores, record: JobRecord,
     try:
         stored = run_rescore(settings, stores, record, preempt, progress)
     except Cancelled as exc:
-        return record.ended_as(JobState.FINISHED, Outcome.CANCELLED, error=str(exc))
+        return record.ended_as(JobState.FINISHED, Outcome.CANCELLED, error=str(exc),
+                               metrics={"tasks": exc.stored})
     except LabelloopError as exc:  # Label Studio, the stores, or the model's constructor
         return record.ended_as(JobState.FAILED, Outcome.FAILED, error=exc.message)
     except Exception as exc:  # the model's own code (predict) failed
