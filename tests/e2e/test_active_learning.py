@@ -39,6 +39,19 @@ def rescored(server: Any, project: int, after: float) -> dict[str, Any]:
     return settled(server, str(project), "rescore", check=of_the_served_version, timeout=120)
 
 
+def trained_project(ls: LabelStudioClient, server: Any, seed: int,
+                    title: str) -> tuple[int, dict[str, Any], list[tuple[str, str]], str]:
+    """A project of 250 unlabeled and 50 annotated tasks, connected and trained once:
+    (project, its ML backend, the corpus pairs, the version served)."""
+    pairs = sentiment_corpus(seed=seed)
+    project = ls.create_project(title, CONFIG)
+    ls.import_tasks(project, [{"text": t} for t, _ in pairs[:250]])
+    ls.import_annotated(project, as_tasks(pairs[250:300]))
+    ml = ls.connect_backend(project, server.url)
+    ls.call("POST", f"/api/ml/{ml['id']}/train")
+    return project, ml, pairs, settled(server, str(project))["version"]
+
+
 def lowest_scored(ls: LabelStudioClient, project: int, model_version: str) -> tuple[float, int]:
     """(score, task id) of the unlabeled task whose current prediction is least sure."""
     scored = [(p["score"], t["id"]) for t in ls.tasks(project) if not t["annotations"]
@@ -120,13 +133,8 @@ def test_the_least_certain_go_first_and_a_due_training_job_stops_the_rest(
     of the same version stores only what is missing."""
     backend = make_backend(tmp_path / "backend", EXAMPLE)
     server = deployment.start(backend)  # re-scoring off: this test runs it
-    pairs = sentiment_corpus(seed=22)
-    project = ls.create_project(f"e2e first batch ({deployment.mode})", CONFIG)
-    ls.import_tasks(project, [{"text": t} for t, _ in pairs[:250]])
-    ls.import_annotated(project, as_tasks(pairs[250:300]))
-    ml = ls.connect_backend(project, server.url)
-    ls.call("POST", f"/api/ml/{ml['id']}/train")
-    version = settled(server, str(project))["version"]
+    project, _ml, _pairs, version = trained_project(
+        ls, server, 22, f"e2e first batch ({deployment.mode})")
     model_version = f"SimpleTextClassifier-{version}"
     settings = Settings(backend_dir=backend, model_dir=deployment.model_dir,
                         redis_url=deployment.redis.url if deployment.redis else None,
@@ -182,14 +190,9 @@ def test_a_new_version_stores_its_least_certain_candidates_first(
     whole pool (the next candidates) and stores the rest."""
     backend = make_backend(tmp_path / "backend", EXAMPLE)
     server = deployment.start(backend, env={"LABELLOOP_PROMOTE": "always"})
-    pairs = sentiment_corpus(seed=23)
+    project, ml, pairs, first_version = trained_project(
+        ls, server, 23, f"e2e candidates ({deployment.mode})")
     truth = dict(pairs[:250])
-    project = ls.create_project(f"e2e candidates ({deployment.mode})", CONFIG)
-    ls.import_tasks(project, [{"text": t} for t, _ in pairs[:250]])
-    ls.import_annotated(project, as_tasks(pairs[250:300]))
-    ml = ls.connect_backend(project, server.url)
-    ls.call("POST", f"/api/ml/{ml['id']}/train")
-    first_version = settled(server, str(project))["version"]
     settings = Settings(backend_dir=backend, model_dir=deployment.model_dir,
                         redis_url=deployment.redis.url if deployment.redis else None,
                         rescore_page_size=100, rescore_first=20, rescore_batch=100,
